@@ -1,0 +1,58 @@
+// createApp(deps): the HTTP surface, with every dependency passed in (tests build it with their own).
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
+import { ApiError, errorBody, errorHeaders } from './errors';
+import { createAdminRouter, type AdminDeps } from './http/admin-routes';
+import { createProxyHandler, type ProxyDeps } from './http/proxy-route';
+
+export type AppDeps = AdminDeps & ProxyDeps & { log: Logger };
+
+export function createApp(deps: AppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  const proxy = createProxyHandler(deps);
+
+  // The proxy reads the raw URL and body itself: no body parser and no router may touch them first.
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const url = req.originalUrl;
+    const slash = url.indexOf('/', 1);
+    const end = slash === -1 ? url.search(/[?]|$/) : slash;
+    const vendor = deps.registry.get(url.slice(1, end));
+    if (!vendor) return next();
+    const rest = slash === -1 ? '/' + url.slice(end) : url.slice(slash);
+    proxy(req, res, vendor, rest).catch(next);
+  });
+
+  app.get('/healthz', async (_req, res) => {
+    try {
+      await deps.db.knex.raw('select 1');
+      res.json({ status: 'ok', store: deps.db.dialect });
+    } catch {
+      res.status(503).json({ status: 'unavailable', store: deps.db.dialect });
+    }
+  });
+
+  app.use(express.json({ limit: '256kb', strict: true }));
+  app.use(createAdminRouter(deps));
+
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    next(new ApiError('not_found', `No route for ${req.method} ${req.path}. Proxy calls go to /{vendor}/…, e.g. /stripe/v1/payment_intents.`));
+  });
+
+  // One error middleware translates everything into the one error body.
+  app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(err);
+    let apiError: ApiError;
+    if (err instanceof ApiError) apiError = err;
+    else if ((err as { type?: string }).type === 'entity.parse.failed') apiError = new ApiError('invalid_request', 'body: is not valid JSON');
+    else if ((err as { type?: string }).type === 'entity.too.large') apiError = new ApiError('body_too_large', 'body: is too large');
+    else {
+      deps.log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'unhandled error');
+      apiError = new ApiError('internal_error', 'Internal error; the call was not forwarded.');
+    }
+    res.status(apiError.status).set(errorHeaders(apiError)).json(errorBody(apiError));
+  });
+
+  return app;
+}

@@ -1,0 +1,117 @@
+// `keybrake <command>`: I/O only. Key management talks to a running service's admin API.
+import { parseArgs } from 'node:util';
+import { main } from './main';
+
+const USAGE = `Usage: keybrake <command> [options]
+
+Commands:
+  serve                                  start the service (same as npm start)
+  keys create --vendor V --daily-usd-cap N --endpoints "POST /v1/x,GET /v1/y/{id}"
+              [--expires-in 72h] [--label L]
+  keys list [--label-prefix P] [--vendor V] [--status active|revoked|expired]
+  keys get ID
+  keys revoke ID [ID ...] | --label-prefix P
+
+Key commands use KEYBRAKE_URL (default http://127.0.0.1:8787) and KEYBRAKE_ADMIN_KEY.`;
+
+type Env = Record<string, string | undefined>;
+
+async function admin(env: Env, method: string, path: string, body?: unknown): Promise<number> {
+  const base = (env.KEYBRAKE_URL ?? 'http://127.0.0.1:8787').replace(/\/+$/, '');
+  if (!env.KEYBRAKE_ADMIN_KEY) {
+    process.stderr.write('keybrake: KEYBRAKE_ADMIN_KEY is not set (the admin key printed at first start)\n');
+    return 2;
+  }
+  let res: Response;
+  try {
+    res = await fetch(base + path, {
+      method,
+      headers: { authorization: `Bearer ${env.KEYBRAKE_ADMIN_KEY}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (err) {
+    process.stderr.write(`keybrake: cannot reach ${base}: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const text = await res.text();
+  if (!res.ok) {
+    let message = text;
+    try {
+      message = (JSON.parse(text) as { error: { message: string } }).error.message;
+    } catch {
+      // not JSON: print as is
+    }
+    process.stderr.write(`keybrake: ${res.status}: ${message}\n`);
+    return 1;
+  }
+  process.stdout.write(JSON.stringify(JSON.parse(text), null, 2) + '\n');
+  return 0;
+}
+
+async function keys(args: string[], env: Env): Promise<number> {
+  const [sub, ...rest] = args;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      vendor: { type: 'string' },
+      'daily-usd-cap': { type: 'string' },
+      endpoints: { type: 'string' },
+      'expires-in': { type: 'string' },
+      label: { type: 'string' },
+      'label-prefix': { type: 'string' },
+      status: { type: 'string' },
+    },
+  });
+  switch (sub) {
+    case 'create':
+      return admin(env, 'POST', '/vault/keys', {
+        vendor: values.vendor,
+        daily_usd_cap: values['daily-usd-cap'] === undefined ? undefined : Number(values['daily-usd-cap']),
+        allowed_endpoints: values.endpoints?.split(',').map((s) => s.trim()),
+        ...(values['expires-in'] ? { expires_in: values['expires-in'] } : {}),
+        ...(values.label !== undefined ? { label: values.label } : {}),
+      });
+    case 'list': {
+      const q = new URLSearchParams();
+      if (values['label-prefix']) q.set('label_prefix', values['label-prefix']);
+      if (values.vendor) q.set('vendor', values.vendor);
+      if (values.status) q.set('status', values.status);
+      return admin(env, 'GET', `/vault/keys${q.size ? `?${q}` : ''}`);
+    }
+    case 'get':
+      if (positionals.length !== 1) break;
+      return admin(env, 'GET', `/vault/keys/${encodeURIComponent(positionals[0] as string)}`);
+    case 'revoke':
+      if (values['label-prefix']) return admin(env, 'POST', '/vault/keys/revoke', { label_prefix: values['label-prefix'] });
+      if (positionals.length > 0) return admin(env, 'POST', '/vault/keys/revoke', { ids: positionals });
+      break;
+  }
+  process.stderr.write(`${USAGE}\n`);
+  return 2;
+}
+
+export async function run(argv: string[], env: Env): Promise<number | undefined> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'serve':
+        await main(env);
+        return undefined;
+      case 'keys':
+        return await keys(rest, env);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(`${USAGE}\n`);
+        return command === undefined ? 2 : 0;
+      default:
+        process.stderr.write(`keybrake: unknown command "${command}"\n${USAGE}\n`);
+        return 2;
+    }
+  } catch (err) {
+    process.stderr.write(`keybrake: ${(err as Error).message}\n`);
+    return 2;
+  }
+}

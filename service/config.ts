@@ -1,0 +1,114 @@
+// Environment becomes typed config here, once (design §2); no other module reads process.env.
+import { z } from 'zod';
+import { parseKey32 } from './crypto';
+import { BUILTIN_VENDOR_IDS } from './vendors/registry';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const httpUrl = z
+  .string()
+  .url('an http:// or https:// URL')
+  .refine((u) => /^https?:\/\//i.test(u), 'an http:// or https:// URL');
+
+const positiveInt = (fallback: number) => z.coerce.number({ invalid_type_error: 'a whole number' }).int('a whole number').positive('a positive whole number').default(fallback);
+
+const EnvSchema = z.object({
+  PORT: z.coerce.number({ invalid_type_error: 'a port number' }).int().min(0, 'a port number from 0 to 65535').max(65535, 'a port number from 0 to 65535').default(8787),
+  HOST: z.string().min(1, 'a host name or address').default('127.0.0.1'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'a postgres:// or postgresql:// URL (unset it to use SQLite)')
+    .optional(),
+  KEYBRAKE_SQLITE_PATH: z.string().min(1, 'a file path').default('./data/keybrake.db'),
+  KEYBRAKE_ADMIN_KEY: z.string().min(24, 'at least 24 characters').optional(),
+  KEYBRAKE_MASTER_KEY: z
+    .string()
+    .refine((v) => parseKey32(v) !== undefined, '32 bytes as base64 or hex (e.g. `openssl rand -base64 32`)')
+    .optional(),
+  STRIPE_SECRET_KEY: z.string().min(1).optional(),
+  TWILIO_ACCOUNT_SID: z.string().min(1).optional(),
+  TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
+  RESEND_API_KEY: z.string().min(1).optional(),
+  KEYBRAKE_CONFIG: z.string().min(1, 'a path to a YAML file').optional(),
+  KEYBRAKE_UPSTREAM_TIMEOUT_MS: positiveInt(30_000),
+  KEYBRAKE_CONNECT_TIMEOUT_MS: positiveInt(10_000),
+  KEYBRAKE_MAX_BODY_BYTES: positiveInt(1_048_576),
+  KEYBRAKE_AUDIT_BODY_BYTES: positiveInt(8_192),
+  KEYBRAKE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export interface Config {
+  port: number;
+  host: string;
+  store: { kind: 'postgres'; url: string } | { kind: 'sqlite'; path: string };
+  adminKey: string | undefined;
+  masterKey: Buffer | undefined;
+  /** Vendor secrets given in the environment, by vendor id then field name. */
+  envSecrets: Record<string, Record<string, string>>;
+  /** Base URL overrides by vendor id (KEYBRAKE_UPSTREAM_<VENDOR>). */
+  upstreams: Record<string, string>;
+  configFile: string | undefined;
+  upstreamTimeoutMs: number;
+  connectTimeoutMs: number;
+  maxBodyBytes: number;
+  auditBodyBytes: number;
+  logLevel: string;
+}
+
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  // Empty strings count as unset: `FOO= npm start` is a common way of clearing a variable.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = EnvSchema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const name = issue?.path.join('.') ?? 'environment';
+    throw new ConfigError(`${name}: expected ${issue?.message ?? 'a valid value'}`);
+  }
+  const e = parsed.data;
+  if (e.DATABASE_URL !== undefined && e.KEYBRAKE_MASTER_KEY === undefined) {
+    throw new ConfigError(
+      'KEYBRAKE_MASTER_KEY: expected 32 bytes as base64 or hex; it is required with DATABASE_URL (PostgreSQL), so that vendor secrets are encrypted under a key kept outside the database',
+    );
+  }
+  if ((e.TWILIO_ACCOUNT_SID === undefined) !== (e.TWILIO_AUTH_TOKEN === undefined)) {
+    throw new ConfigError('TWILIO_AUTH_TOKEN: expected TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN to be set together');
+  }
+
+  const upstreams: Record<string, string> = {};
+  for (const id of BUILTIN_VENDOR_IDS) {
+    const name = `KEYBRAKE_UPSTREAM_${id.toUpperCase()}`;
+    const value = present[name];
+    if (value === undefined) continue;
+    const ok = httpUrl.safeParse(value);
+    if (!ok.success) throw new ConfigError(`${name}: expected an http:// or https:// URL`);
+    upstreams[id] = value.replace(/\/+$/, '');
+  }
+
+  const envSecrets: Record<string, Record<string, string>> = {};
+  if (e.STRIPE_SECRET_KEY) envSecrets.stripe = { secret_key: e.STRIPE_SECRET_KEY };
+  if (e.TWILIO_ACCOUNT_SID && e.TWILIO_AUTH_TOKEN) {
+    envSecrets.twilio = { account_sid: e.TWILIO_ACCOUNT_SID, auth_token: e.TWILIO_AUTH_TOKEN };
+  }
+  if (e.RESEND_API_KEY) envSecrets.resend = { api_key: e.RESEND_API_KEY };
+
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    store: e.DATABASE_URL ? { kind: 'postgres', url: e.DATABASE_URL } : { kind: 'sqlite', path: e.KEYBRAKE_SQLITE_PATH },
+    adminKey: e.KEYBRAKE_ADMIN_KEY,
+    masterKey: e.KEYBRAKE_MASTER_KEY === undefined ? undefined : parseKey32(e.KEYBRAKE_MASTER_KEY),
+    envSecrets,
+    upstreams,
+    configFile: e.KEYBRAKE_CONFIG,
+    upstreamTimeoutMs: e.KEYBRAKE_UPSTREAM_TIMEOUT_MS,
+    connectTimeoutMs: e.KEYBRAKE_CONNECT_TIMEOUT_MS,
+    maxBodyBytes: e.KEYBRAKE_MAX_BODY_BYTES,
+    auditBodyBytes: e.KEYBRAKE_AUDIT_BODY_BYTES,
+    logLevel: e.KEYBRAKE_LOG_LEVEL,
+  };
+}

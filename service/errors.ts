@@ -1,0 +1,66 @@
+// One closed set of error codes, one status map, one error body (design §4).
+// The body is Stripe-shaped ({error: {type, code, message}}) because that is what the vendors' SDKs read;
+// the headers tell every SDK's retry loop that retrying will not help.
+
+export const ERROR_STATUS = {
+  vault_key_missing: 401,
+  vault_key_invalid: 401,
+  vault_key_expired: 401,
+  vault_key_revoked: 401,
+  vendor_not_allowed: 403,
+  endpoint_not_allowed: 403,
+  parameter_not_allowed: 403,
+  cost_unknown: 403,
+  daily_cap_exceeded: 429,
+  per_call_cap_exceeded: 429,
+  rate_limited: 429,
+  bad_request: 400,
+  body_too_large: 413,
+  upstream_unreachable: 502,
+  upstream_timeout: 504,
+  store_unavailable: 503,
+  // Admin API only.
+  admin_key_missing: 401,
+  admin_key_invalid: 401,
+  invalid_request: 400,
+  not_found: 404,
+  internal_error: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export type ErrorDetails = Record<string, string | number | boolean | null | undefined>;
+
+export class ApiError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: ErrorDetails;
+  readonly headers: Record<string, string>;
+
+  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}, headers: Record<string, string> = {}) {
+    super(message);
+    this.name = 'ApiError';
+    this.code = code;
+    this.status = ERROR_STATUS[code];
+    this.details = details;
+    this.headers = headers;
+  }
+}
+
+function errorType(status: number): string {
+  if (status === 401) return 'authentication_error';
+  if (status === 429) return 'rate_limit_error';
+  if (status >= 500) return 'api_error';
+  return 'invalid_request_error';
+}
+
+export function errorBody(err: ApiError): { error: Record<string, unknown> } {
+  const extra: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(err.details)) if (v !== undefined) extra[k] = v;
+  return { error: { type: errorType(err.status), code: err.code, message: err.message, ...extra } };
+}
+
+/** Headers every denial carries: stripe-node and openai-node skip their retry loops on these. */
+export function errorHeaders(err: ApiError): Record<string, string> {
+  return { 'stripe-should-retry': 'false', 'x-should-retry': 'false', ...err.headers };
+}

@@ -1,0 +1,232 @@
+// Admin API (design §3), behind `Authorization: Bearer <admin key>`. Every body is validated; a bad one gets a
+// 400 naming the field and changes nothing.
+import { Router, type NextFunction, type Request, type Response } from 'express';
+import { z } from 'zod';
+import { hashSecret, newId, newVaultKey, type SecretBox } from '../crypto';
+import { ApiError } from '../errors';
+import { parseEndpointPattern } from '../policy/endpoints';
+import { dailyWindow, parseDuration } from '../policy/window';
+import { workspaceForAdminKey } from '../store/admin-keys';
+import { credentialsUpdatedAt, putCredentials } from '../store/credentials';
+import type { Db } from '../store/db';
+import { getKey, insertKey, listKeys, revokeKeys, type StoredKey } from '../store/keys';
+import { spentIn } from '../store/ledger';
+import type { CredentialResolver } from '../vendors/credentials';
+import { microsToUsd, usdToMicros } from '../vendors/currency';
+import type { VendorRegistry } from '../vendors/registry';
+import { parseOrThrow } from './validate';
+
+export interface AdminDeps {
+  db: Db;
+  registry: VendorRegistry;
+  box: SecretBox;
+  credentials: CredentialResolver;
+  adminKey: string | undefined;
+  clock: () => number;
+}
+
+const usd = z
+  .union([z.number(), z.string().regex(/^\d+(\.\d+)?$/, 'a number of US dollars').transform(Number)])
+  .pipe(z.number().finite().positive('must be greater than 0').max(1_000_000_000, 'must be at most 1000000000'));
+
+const CreateKeyBody = z
+  .object({
+    vendor: z.string(),
+    daily_usd_cap: usd,
+    allowed_endpoints: z.array(z.string()).min(1, 'list at least one endpoint such as "POST /v1/payment_intents" (or "*" for all)').max(200),
+    expires_in: z.string().optional(),
+    expires_at: z.string().datetime({ offset: true, message: 'an ISO 8601 date-time' }).optional(),
+    label: z.string().max(256).default(''),
+    stripe_accounts: z.array(z.string().regex(/^acct_[A-Za-z0-9]+$/, 'Stripe account ids look like acct_…')).max(100).optional(),
+    metadata: z.record(z.string().max(500)).refine((m) => Object.keys(m).length <= 50, 'at most 50 entries').optional(),
+  })
+  .strict();
+
+const ListQuery = z
+  .object({
+    label: z.string().optional(),
+    label_prefix: z.string().optional(),
+    vendor: z.string().optional(),
+    status: z.enum(['active', 'revoked', 'expired']).optional(),
+    limit: z.coerce.number().int().min(1).max(200).default(50),
+    cursor: z.string().optional(),
+  })
+  .strict();
+
+const RevokeBody = z.union([
+  z.object({ label_prefix: z.string().min(1, 'must not be empty (it would revoke every key)') }).strict(),
+  z.object({ ids: z.array(z.string().min(1)).min(1).max(1000) }).strict(),
+]);
+
+function keyStatus(k: StoredKey, now: number): 'active' | 'revoked' | 'expired' {
+  if (k.revokedAt !== null) return 'revoked';
+  if (k.expiresAt !== null && k.expiresAt <= now) return 'expired';
+  return 'active';
+}
+
+function keyView(k: StoredKey, now: number): Record<string, unknown> {
+  const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+  return {
+    id: k.id,
+    vendor: k.vendor,
+    label: k.label,
+    key_prefix: k.keyPrefix,
+    status: keyStatus(k, now),
+    daily_usd_cap: microsToUsd(k.dailyCapMicros),
+    allowed_endpoints: k.allowedEndpoints.map((p) => p.source),
+    ...(k.policy.stripe_accounts ? { stripe_accounts: k.policy.stripe_accounts } : {}),
+    ...(k.policy.metadata ? { metadata: k.policy.metadata } : {}),
+    expires_at: iso(k.expiresAt),
+    created_at: iso(k.createdAt),
+    revoked_at: iso(k.revokedAt),
+  };
+}
+
+function encodeCursor(k: StoredKey): string {
+  return Buffer.from(`${k.createdAt}:${k.id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: number; id: string } {
+  const m = /^(\d+):([A-Za-z0-9_]+)$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!m) throw new ApiError('invalid_request', 'cursor: is not a cursor returned by this API', { param: 'cursor' });
+  return { createdAt: Number(m[1]), id: m[2] as string };
+}
+
+type Authed = Request & { workspaceId?: string };
+
+export function createAdminRouter(deps: AdminDeps): Router {
+  const { db, registry, clock } = deps;
+  const router = Router();
+
+  router.use(async (req: Authed, _res: Response, next: NextFunction) => {
+    const auth = req.headers.authorization ?? '';
+    const m = /^Bearer\s+(\S+)$/i.exec(auth.trim());
+    if (!m) return next(new ApiError('admin_key_missing', 'The admin API needs Authorization: Bearer <admin key>.'));
+    try {
+      const ws = await workspaceForAdminKey(db, m[1] as string, deps.adminKey);
+      if (ws === undefined) return next(new ApiError('admin_key_invalid', 'This admin key is not valid.'));
+      req.workspaceId = ws;
+      next();
+    } catch (err) {
+      next(err);
+    }
+  });
+  const ws = (req: Request): string => (req as Authed).workspaceId as string;
+
+  router.post('/vault/keys', async (req, res) => {
+    const body = parseOrThrow(CreateKeyBody, req.body ?? {});
+    if (!registry.has(body.vendor)) {
+      throw new ApiError('invalid_request', `vendor: unknown vendor "${body.vendor}" (known: ${[...registry.keys()].join(', ')})`, { param: 'vendor' });
+    }
+    const patterns = body.allowed_endpoints.map((s, i) => {
+      const p = parseEndpointPattern(s);
+      if (typeof p === 'string') throw new ApiError('invalid_request', `allowed_endpoints.${i}: ${p}`, { param: `allowed_endpoints.${i}` });
+      return p;
+    });
+    const now = clock();
+    if (body.expires_in !== undefined && body.expires_at !== undefined) {
+      throw new ApiError('invalid_request', 'expires_in: give expires_in or expires_at, not both', { param: 'expires_in' });
+    }
+    let expiresAt: number | null = null;
+    if (body.expires_in !== undefined) {
+      const ms = parseDuration(body.expires_in);
+      if (ms === undefined) throw new ApiError('invalid_request', 'expires_in: expected a duration such as 30m, 2h, 72h or 7d (at most 366d)', { param: 'expires_in' });
+      expiresAt = now + ms;
+    } else if (body.expires_at !== undefined) {
+      expiresAt = Date.parse(body.expires_at);
+      if (expiresAt <= now) throw new ApiError('invalid_request', 'expires_at: must be in the future', { param: 'expires_at' });
+    }
+    const secret = newVaultKey();
+    const key: StoredKey = {
+      id: newId('vk'),
+      workspaceId: ws(req),
+      vendor: body.vendor,
+      label: body.label,
+      dailyCapMicros: usdToMicros(body.daily_usd_cap),
+      allowedEndpoints: patterns,
+      policy: { ...(body.stripe_accounts ? { stripe_accounts: body.stripe_accounts } : {}), ...(body.metadata ? { metadata: body.metadata } : {}) },
+      expiresAt,
+      revokedAt: null,
+      createdAt: now,
+      keyPrefix: secret.slice(0, 14),
+    };
+    await insertKey(db, {
+      ...key,
+      keyHash: hashSecret(secret),
+      allowedEndpoints: patterns.map((p) => p.source),
+    });
+    res.status(201).json({ ...keyView(key, now), vault_key: secret });
+  });
+
+  router.get('/vault/keys', async (req, res) => {
+    const q = parseOrThrow(ListQuery, req.query);
+    const now = clock();
+    const keys = await listKeys(db, ws(req), {
+      ...(q.label !== undefined ? { label: q.label } : {}),
+      ...(q.label_prefix !== undefined ? { labelPrefix: q.label_prefix } : {}),
+      ...(q.vendor !== undefined ? { vendor: q.vendor } : {}),
+      ...(q.status !== undefined ? { status: q.status } : {}),
+      ...(q.cursor !== undefined ? { before: decodeCursor(q.cursor) } : {}),
+      limit: q.limit + 1,
+      now,
+    });
+    const page = keys.slice(0, q.limit);
+    const last = page[page.length - 1];
+    res.json({ data: page.map((k) => keyView(k, now)), next_cursor: keys.length > q.limit && last ? encodeCursor(last) : null });
+  });
+
+  router.get('/vault/keys/:id', async (req, res) => {
+    const key = await getKey(db, ws(req), req.params.id as string);
+    if (!key) throw new ApiError('not_found', `vault key ${req.params.id} not found`);
+    const now = clock();
+    const window = dailyWindow(now);
+    const spent = await spentIn(db, key.id, window.start);
+    res.json({
+      ...keyView(key, now),
+      window: window.start,
+      spent_today_usd: microsToUsd(spent),
+      remaining_today_usd: microsToUsd(Math.max(0, key.dailyCapMicros - spent)),
+      resets_at: new Date(window.resetsAt).toISOString(),
+    });
+  });
+
+  router.delete('/vault/keys/:id', async (req, res) => {
+    const id = req.params.id as string;
+    await revokeKeys(db, ws(req), { ids: [id] }, clock());
+    const key = await getKey(db, ws(req), id);
+    if (!key) throw new ApiError('not_found', `vault key ${id} not found`);
+    res.json(keyView(key, clock()));
+  });
+
+  router.post('/vault/keys/revoke', async (req, res) => {
+    const body = parseOrThrow(RevokeBody, req.body ?? {});
+    const ids = await revokeKeys(db, ws(req), 'ids' in body ? { ids: body.ids } : { labelPrefix: body.label_prefix }, clock());
+    res.json({ revoked: ids.length, ids });
+  });
+
+  router.get('/vendors', async (req, res) => {
+    const stored = await credentialsUpdatedAt(db, ws(req));
+    res.json({
+      data: [...registry.values()].map((v) => ({
+        id: v.id,
+        name: v.name,
+        base_url: v.baseUrl,
+        credential_fields: v.credentialFields,
+        credentials: deps.credentials.source(v.id, stored),
+      })),
+    });
+  });
+
+  router.put('/vendors/:vendor/credentials', async (req, res) => {
+    const vendor = registry.get(req.params.vendor as string);
+    if (!vendor) throw new ApiError('not_found', `unknown vendor ${req.params.vendor}`);
+    const shape = Object.fromEntries(vendor.credentialFields.map((f) => [f, z.string().min(1, 'must not be empty').max(4096)]));
+    const body = parseOrThrow(z.object(shape).strict(), req.body ?? {}) as Record<string, string>;
+    const now = clock();
+    await putCredentials(db, deps.box, ws(req), vendor.id, body, now);
+    deps.credentials.invalidate(ws(req), vendor.id);
+    res.json({ vendor: vendor.id, fields: Object.keys(body), updated_at: new Date(now).toISOString() });
+  });
+
+  return router;
+}

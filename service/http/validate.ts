@@ -1,0 +1,17 @@
+import type { z } from 'zod';
+import { ApiError } from '../errors';
+
+/** Parses with zod; a failure becomes one 400 naming the offending field. */
+export function parseOrThrow<T extends z.ZodTypeAny>(schema: T, input: unknown): z.infer<T> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data as z.infer<T>;
+  const issue = result.error.issues[0];
+  if (!issue) throw new ApiError('invalid_request', 'request is invalid');
+  if (issue.code === 'unrecognized_keys') {
+    const field = [...issue.path, issue.keys[0]].join('.');
+    throw new ApiError('invalid_request', `${field}: unknown field`, { param: field });
+  }
+  const field = issue.path.join('.') || 'body';
+  const message = issue.code === 'invalid_type' && issue.received === 'undefined' ? 'is required' : issue.message;
+  throw new ApiError('invalid_request', `${field}: ${message}`, { param: field });
+}

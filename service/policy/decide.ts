@@ -1,0 +1,85 @@
+// The one pure decision (design §5). Checks run in this fixed order:
+//   key known → not revoked → not expired → vendor → request well-formed → endpoint allowlist
+//   → parameter rules (vendor headers) → price → per-call cap.
+// Rate limits and the daily cap are decided after this, atomically in the database (store/ledger.ts).
+import type { ErrorCode } from '../errors';
+import type { CanonicalRequest, KeyPolicy, PricingContext, VendorAdapter, VendorRoute } from '../vendors/types';
+import { matchEndpoint, type EndpointPattern } from './endpoints';
+
+export interface KeyRecord {
+  id: string;
+  workspaceId: string;
+  vendor: string;
+  label: string;
+  dailyCapMicros: number;
+  allowedEndpoints: EndpointPattern[];
+  policy: KeyPolicy;
+  expiresAt: number | null;
+  revokedAt: number | null;
+  createdAt: number;
+}
+
+export type Decision =
+  | { kind: 'allow'; micros: number; route: VendorRoute | undefined; basis: string }
+  | { kind: 'deny'; code: ErrorCode; message: string };
+
+export interface DecideInput {
+  /** undefined: no key was presented; null: a key was presented but is unknown. */
+  key: KeyRecord | null | undefined;
+  vendor: VendorAdapter;
+  /** The canonical request, or the reason it could not be parsed. */
+  request: CanonicalRequest | { error: string };
+  now: number;
+  pricing: PricingContext;
+}
+
+const deny = (code: ErrorCode, message: string): Decision => ({ kind: 'deny', code, message });
+
+/** Finds the vendor route a request hits; a literal that matches only when case is ignored is an error. */
+export function findRoute(vendor: VendorAdapter, req: CanonicalRequest): VendorRoute | string | undefined {
+  for (const route of vendor.routes) {
+    const m = matchEndpoint(route.pattern, req.method, req.segments);
+    if (m === 'exact') return route;
+    if (m === 'case-mismatch') return `path ${req.path} differs in case from ${vendor.name}'s ${route.pattern.source}`;
+  }
+  return undefined;
+}
+
+export function decide(input: DecideInput): Decision {
+  const { key, vendor, request, now } = input;
+  if (key === undefined) return deny('vault_key_missing', 'No vault key: send it as Authorization: Bearer vault_key_…');
+  if (key === null) return deny('vault_key_invalid', 'This vault key is not known to Keybrake.');
+  if (key.revokedAt !== null) return deny('vault_key_revoked', 'This vault key has been revoked; ask for a new one. Retrying will not help.');
+  if (key.expiresAt !== null && key.expiresAt <= now) {
+    return deny('vault_key_expired', `This vault key expired at ${new Date(key.expiresAt).toISOString()}; ask for a new one.`);
+  }
+  if (key.vendor !== vendor.id) return deny('vendor_not_allowed', `This vault key is for ${key.vendor}, not ${vendor.id}.`);
+  if ('error' in request) return deny('bad_request', `Request refused: ${request.error}.`);
+
+  const allowed = key.allowedEndpoints.some((p) => matchEndpoint(p, request.method, request.segments) === 'exact');
+  if (!allowed) {
+    return deny(
+      'endpoint_not_allowed',
+      `${request.method} ${request.path} is not in this key's allowed endpoints (${key.allowedEndpoints.map((p) => p.source).join(', ') || 'none'}).`,
+    );
+  }
+  const route = findRoute(vendor, request);
+  if (typeof route === 'string') return deny('bad_request', `Request refused: ${route}.`);
+
+  const headerProblem = vendor.checkHeaders?.(request, key.policy);
+  if (headerProblem !== undefined) return deny('parameter_not_allowed', `Request refused: ${headerProblem}.`);
+
+  if (route === undefined) return { kind: 'allow', micros: 0, route: undefined, basis: 'no charge' };
+  if (!route.price) {
+    if (route.moneyMoving) {
+      return deny('cost_unknown', `${request.method} ${request.path} moves money and Keybrake cannot price it yet, so it is refused.`);
+    }
+    return { kind: 'allow', micros: 0, route, basis: 'no charge' };
+  }
+  const price = route.price(request, input.pricing);
+  if (price.kind === 'unknown') {
+    return deny('cost_unknown', `Keybrake cannot price this ${vendor.name} call, so it is refused: ${price.reason}.`);
+  }
+  if (price.kind === 'free') return { kind: 'allow', micros: 0, route, basis: 'no charge' };
+  return { kind: 'allow', micros: price.micros, route, basis: price.basis };
+}

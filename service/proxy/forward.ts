@@ -1,0 +1,122 @@
+// Forwarding with undici: one keep-alive pool per vendor origin, timeouts, no redirects followed (undici's
+// request() never follows them), and an allowlist of headers both ways (fastify-reply-from, backstage proxy).
+import { Pool, type Dispatcher } from 'undici';
+import { ApiError } from '../errors';
+import type { VendorAdapter } from '../vendors/types';
+
+export interface UpstreamResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+export interface ForwardOptions {
+  connectTimeoutMs: number;
+  timeoutMs: number;
+  /** Largest vendor response buffered; vendor API responses are small JSON documents. */
+  maxResponseBytes: number;
+}
+
+export class Upstreams {
+  private readonly pools = new Map<string, Pool>();
+
+  constructor(private readonly opts: ForwardOptions) {}
+
+  private pool(origin: string): Dispatcher {
+    let pool = this.pools.get(origin);
+    if (!pool) {
+      pool = new Pool(origin, {
+        connections: 128,
+        pipelining: 1,
+        keepAliveTimeout: 30_000,
+        connectTimeout: this.opts.connectTimeoutMs,
+        headersTimeout: this.opts.timeoutMs,
+        bodyTimeout: this.opts.timeoutMs,
+      });
+      this.pools.set(origin, pool);
+    }
+    return pool;
+  }
+
+  async forward(
+    vendor: VendorAdapter,
+    req: { method: string; pathAndQuery: string; headers: Record<string, string>; body: string | undefined },
+  ): Promise<UpstreamResponse> {
+    const base = new URL(vendor.baseUrl);
+    const basePath = base.pathname.replace(/\/+$/, '');
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await this.pool(base.origin).request({
+        method: req.method as Dispatcher.HttpMethod,
+        path: basePath + req.pathAndQuery,
+        headers: req.headers,
+        body: req.body,
+      });
+    } catch (err) {
+      throw upstreamError(err, vendor.name);
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of res.body) {
+        const buf = chunk as Buffer;
+        size += buf.length;
+        if (size > this.opts.maxResponseBytes) {
+          res.body.destroy();
+          throw new UpstreamError('upstream_unreachable', `${vendor.name} sent a response larger than ${this.opts.maxResponseBytes} bytes.`, true);
+        }
+        chunks.push(buf);
+      }
+    } catch (err) {
+      if (err instanceof ApiError) throw err;
+      throw upstreamError(err, vendor.name);
+    }
+    const headers: Record<string, string> = {};
+    for (const name of [...vendor.responseHeaders, 'content-type']) {
+      const v = res.headers[name];
+      if (typeof v === 'string') headers[name] = v;
+    }
+    return { status: res.statusCode, headers, body: Buffer.concat(chunks) };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.pools.values()].map((p) => p.close()));
+    this.pools.clear();
+  }
+}
+
+/** An upstream failure, and whether the vendor may have acted on the request before it failed. */
+export class UpstreamError extends ApiError {
+  constructor(
+    code: 'upstream_timeout' | 'upstream_unreachable',
+    message: string,
+    readonly mayHaveActed: boolean,
+  ) {
+    super(code, message);
+  }
+}
+
+// Failures before a connection existed: the vendor never saw the request.
+const NEVER_SENT = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT'];
+
+/** Maps undici's error codes (not classes: jest runs each file in its own realm) to 502/504. */
+export function upstreamError(err: unknown, vendorName: string): UpstreamError {
+  const code = (err as { code?: string }).code ?? '';
+  const mayHaveActed = !NEVER_SENT.includes(code);
+  if (['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT'].includes(code)) {
+    return new UpstreamError('upstream_timeout', `${vendorName} did not answer in time${mayHaveActed ? '; the call may have taken effect' : ''}.`, mayHaveActed);
+  }
+  return new UpstreamError('upstream_unreachable', `${vendorName} could not be reached (${code || 'connection failed'}).`, mayHaveActed);
+}
+
+/** Request headers for the vendor: the adapter's allowlist only, then the real secret. */
+export function upstreamHeaders(vendor: VendorAdapter, inbound: Record<string, string>, credentials: Record<string, string>, contentType: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of vendor.requestHeaders) {
+    const v = inbound[name];
+    if (v !== undefined) out[name] = v;
+  }
+  if (contentType !== undefined) out['content-type'] = contentType;
+  vendor.injectAuth(out, credentials);
+  return out;
+}

@@ -1,0 +1,105 @@
+// Start-up: config → master key → database and migrations → admin key → HTTP server.
+import { chmodSync, existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { dirname, join, resolve } from 'node:path';
+import pino, { type Logger } from 'pino';
+import { createApp } from './app';
+import type { Config } from './config';
+import { loadConfigFile, mergeFx } from './config-file';
+import { randomBytes } from 'node:crypto';
+import { parseKey32, SecretBox } from './crypto';
+import { Upstreams } from './proxy/forward';
+import { ensureGeneratedAdminKey } from './store/admin-keys';
+import { openDb, type Db } from './store/db';
+import { migrate } from './store/migrations';
+import { CredentialResolver } from './vendors/credentials';
+import { BUILTIN_FX } from './vendors/currency';
+import { createRegistry } from './vendors/registry';
+
+export interface Running {
+  server: Server;
+  db: Db;
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * With SQLite and no KEYBRAKE_MASTER_KEY, a key is generated next to the database file (mode 0600), so that a
+ * first `npm start` needs no set-up. PostgreSQL deployments must pass the key in (checked in config.ts).
+ */
+function sqliteMasterKey(sqlitePath: string, log: Logger): Buffer {
+  const file = join(dirname(resolve(sqlitePath)), 'master.key');
+  if (existsSync(file)) {
+    const key = parseKey32(readFileSync(file, 'utf8'));
+    if (!key) throw new Error(`${file} does not hold a 32-byte key; restore it or set KEYBRAKE_MASTER_KEY`);
+    return key;
+  }
+  mkdirSync(dirname(file), { recursive: true });
+  const key = randomBytes(32);
+  writeFileSync(file, key.toString('base64') + '\n', { mode: 0o600 });
+  chmodSync(file, 0o600);
+  log.warn({ file }, 'generated a master key for vendor secrets; back it up, or set KEYBRAKE_MASTER_KEY');
+  return key;
+}
+
+export async function startServer(config: Config, opts: { log?: Logger; announce?: (line: string) => void } = {}): Promise<Running> {
+  const log = opts.log ?? pino({ level: config.logLevel, base: undefined, redact: ['req.headers.authorization', 'headers.authorization'] });
+  const announce = opts.announce ?? ((line: string) => process.stderr.write(line + '\n'));
+  const fileConfig = config.configFile ? loadConfigFile(config.configFile) : {};
+  const masterKey = config.masterKey ?? (config.store.kind === 'sqlite' ? sqliteMasterKey(config.store.path, log) : undefined);
+  if (!masterKey) throw new Error('KEYBRAKE_MASTER_KEY is required');
+
+  const db = openDb(config.store);
+  await migrate(db.knex);
+  if (config.adminKey === undefined) {
+    const generated = await ensureGeneratedAdminKey(db, Date.now());
+    if (generated) {
+      announce(
+        `\n  Keybrake generated an admin key. It is shown only this once and stored only as a hash:\n\n    ${generated}\n\n` +
+          '  Keep it somewhere safe, or set KEYBRAKE_ADMIN_KEY to choose your own.\n',
+      );
+    }
+  }
+
+  const box = new SecretBox(masterKey);
+  const registry = createRegistry(config.upstreams);
+  const upstreams = new Upstreams({ connectTimeoutMs: config.connectTimeoutMs, timeoutMs: config.upstreamTimeoutMs, maxResponseBytes: 16 * 1024 * 1024 });
+  const credentials = new CredentialResolver(db, box, config.envSecrets);
+  const app = createApp({
+    db,
+    registry,
+    box,
+    credentials,
+    upstreams,
+    adminKey: config.adminKey,
+    clock: Date.now,
+    log,
+    pricing: { fx: mergeFx(BUILTIN_FX, fileConfig.fx) },
+    maxBodyBytes: config.maxBodyBytes,
+    auditBodyBytes: config.auditBodyBytes,
+  });
+
+  const server = await new Promise<Server>((ok, fail) => {
+    const s = app.listen(config.port, config.host, () => ok(s));
+    s.once('error', fail);
+  });
+  server.keepAliveTimeout = 65_000;
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  log.info({ url, store: db.dialect }, 'keybrake listening');
+
+  return {
+    server,
+    db,
+    url,
+    async close() {
+      await new Promise<void>((ok) => {
+        server.close(() => ok());
+        server.closeIdleConnections();
+      });
+      await upstreams.close();
+      await db.knex.destroy();
+    },
+  };
+}

@@ -1,0 +1,83 @@
+import type { Knex } from 'knex';
+
+/** One row per proxied request, allowed or refused (design §6). Bodies arrive already redacted and truncated. */
+export interface AuditEntry {
+  id: string;
+  workspaceId: string;
+  ts: number;
+  keyId: string | null;
+  keyLabel: string | null;
+  vendor: string;
+  method: string;
+  path: string;
+  decision: 'allow' | 'deny';
+  code: string | null;
+  message: string | null;
+  estimatedMicros: number;
+  reservedMicros: number;
+  windowStart: string | null;
+  status: number | null;
+  latencyMs: number | null;
+  runId: string | null;
+  conversationId: string | null;
+  userRef: string | null;
+  idempotencyKey: string | null;
+  requestBody: string | null;
+}
+
+export async function insertAudit(q: Knex | Knex.Transaction, e: AuditEntry): Promise<void> {
+  await q('audit_log').insert({
+    id: e.id,
+    workspace_id: e.workspaceId,
+    ts: e.ts,
+    key_id: e.keyId,
+    key_label: e.keyLabel,
+    vendor: e.vendor,
+    method: e.method,
+    path: e.path,
+    decision: e.decision,
+    code: e.code,
+    message: e.message,
+    estimated_micros: e.estimatedMicros,
+    reserved_micros: e.reservedMicros,
+    window_start: e.windowStart,
+    status: e.status,
+    latency_ms: e.latencyMs,
+    run_id: e.runId,
+    conversation_id: e.conversationId,
+    user_ref: e.userRef,
+    idempotency_key: e.idempotencyKey,
+    request_body: e.requestBody,
+    reconcile: 0,
+  });
+}
+
+export interface AuditOutcome {
+  status: number;
+  upstreamStatus: number | null;
+  latencyMs: number;
+  settledMicros: number | null;
+  objectId: string | null;
+  upstreamRequestId: string | null;
+  responseBody: string | null;
+  /** The call may have moved money without us knowing how much (timeout, reset, 5xx). */
+  reconcile: boolean;
+  code?: string | null;
+  message?: string | null;
+}
+
+export async function completeAudit(q: Knex | Knex.Transaction, id: string, o: AuditOutcome): Promise<void> {
+  const update: Record<string, unknown> = {
+    status: o.status,
+    upstream_status: o.upstreamStatus,
+    latency_ms: o.latencyMs,
+    settled_micros: o.settledMicros,
+    object_id: o.objectId,
+    upstream_request_id: o.upstreamRequestId,
+    response_body: o.responseBody,
+    reconcile: o.reconcile ? 1 : 0,
+  };
+  if (o.code !== undefined) update.code = o.code;
+  if (o.message !== undefined) update.message = o.message;
+  await q('audit_log').where({ id }).update(update);
+}

@@ -1,0 +1,77 @@
+import type { EndpointPattern } from '../policy/endpoints';
+
+/** A parsed form or JSON body: strings at the leaves (numbers and booleans are normalised to their text). */
+export type FormValue = string | FormValue[] | FormObject;
+export interface FormObject {
+  [key: string]: FormValue;
+}
+
+/** The one view of a request that the policy checks, the price is computed from, and the vendor receives. */
+export interface CanonicalRequest {
+  method: string;
+  /** Decoded path segments after the vendor prefix. */
+  segments: string[];
+  /** The canonical, re-encoded path that is forwarded, e.g. `/v1/payment_intents`. */
+  path: string;
+  query: FormObject;
+  body: FormObject;
+  /** Lower-cased inbound headers the adapter may look at. */
+  headers: Record<string, string>;
+}
+
+export type PriceResult =
+  | { kind: 'free' }
+  | { kind: 'priced'; micros: number; basis: string }
+  | { kind: 'unknown'; reason: string };
+
+export interface VendorRoute {
+  method: string;
+  pattern: EndpointPattern;
+  /** Moves or costs money: such a call that cannot be priced is refused (fail closed). */
+  moneyMoving: boolean;
+  price?: (req: CanonicalRequest, ctx: PricingContext) => PriceResult;
+  /** The actual cost from a 2xx response body, where the vendor reports it. */
+  settle?: (response: unknown, ctx: PricingContext) => number | undefined;
+}
+
+export interface PricingContext {
+  fx: FxTable;
+}
+
+export interface FxTable {
+  /** When the rates were taken (ISO date). */
+  taken: string;
+  /** USD per one major unit of each currency, by lower-case ISO code. */
+  rates: Record<string, number>;
+  /** Added to non-USD estimates so that FX drift cannot push a call past its cap. */
+  marginPct: number;
+}
+
+/** A key's policy fields that adapters may need (design §5). */
+export interface KeyPolicy {
+  stripe_accounts?: string[];
+  metadata?: Record<string, string>;
+}
+
+export interface VendorAdapter {
+  id: string;
+  name: string;
+  baseUrl: string;
+  /** Secret fields the vendor needs, all required. */
+  credentialFields: readonly string[];
+  injectAuth(headers: Record<string, string>, credentials: Record<string, string>): void;
+  bodyEncoding: 'form' | 'json';
+  /** Request headers passed through from the client (lower case); everything else is dropped. */
+  requestHeaders: readonly string[];
+  /** Response headers passed back to the client (lower case). */
+  responseHeaders: readonly string[];
+  /** Whether a non-GET call may carry query parameters (Stripe's may not: they would escape pricing). */
+  queryOnWrite: boolean;
+  routes: readonly VendorRoute[];
+  /** A header-level check, e.g. Stripe Connect's `Stripe-Account`; returns a refusal reason or undefined. */
+  checkHeaders?(req: CanonicalRequest, policy: KeyPolicy): string | undefined;
+  /** Whether a response status proves the call had no effect, so the reservation can be released. */
+  releasesReservation(status: number): boolean;
+  /** The vendor's object id in a response body, e.g. `pi_…`. */
+  objectId(response: unknown): string | undefined;
+}
