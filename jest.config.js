@@ -8,4 +8,5 @@ module.exports = {
   // Two cores: database-heavy files in parallel contend more than they gain.
   maxWorkers: 2,
   globalSetup: '<rootDir>/test/helpers/global-setup.ts',
+  reporters: ['default', '<rootDir>/test/helpers/summary-reporter.js'],
 };

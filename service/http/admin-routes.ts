@@ -25,9 +25,15 @@ export interface AdminDeps {
   clock: () => number;
 }
 
-const usd = z
-  .union([z.number(), z.string().regex(/^\d+(\.\d+)?$/, 'a number of US dollars').transform(Number)])
-  .pipe(z.number().finite().positive('must be greater than 0').max(1_000_000_000, 'must be at most 1000000000'));
+// A dollar amount as a JSON number, or as a decimal string ("200", "12.50").
+const usd = z.preprocess(
+  (v) => (typeof v === 'string' && /^\d+(\.\d+)?$/.test(v) ? Number(v) : v),
+  z
+    .number({ invalid_type_error: 'must be a number of US dollars' })
+    .finite()
+    .positive('must be greater than 0')
+    .max(1_000_000_000, 'must be at most 1000000000'),
+);
 
 const CreateKeyBody = z
   .object({

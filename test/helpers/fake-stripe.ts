@@ -18,7 +18,7 @@ export interface FakeStripe {
   /** Sum of the amounts (minor units) of the payment intents and charges it accepted. */
   acceptedMinor(): number;
   /** Replace the next answers, e.g. to fail or stall. */
-  override: ((r: Received) => { status: number; body: unknown; delayMs?: number } | 'hang' | 'reset' | undefined) | undefined;
+  override: ((r: Received) => { status: number; body: unknown; delayMs?: number; headers?: Record<string, string> } | 'hang' | 'reset' | undefined) | undefined;
   close(): Promise<void>;
 }
 
@@ -84,9 +84,9 @@ export async function startFakeStripe(secret = 'sk_test_fake_0123456789'): Promi
       const special = fake.override?.(r);
       if (special === 'hang') return;
       if (special === 'reset') return req.socket.destroy();
-      const out = special ?? answer(r);
+      const out: { status: number; body: unknown; headers?: Record<string, string> } = special ?? answer(r);
       const write = (): void => {
-        res.writeHead(out.status, { 'content-type': 'application/json', 'request-id': `req_${received.length}`, 'x-internal-secret-header': 'must-not-pass' });
+        res.writeHead(out.status, { 'content-type': 'application/json', 'request-id': `req_${received.length}`, 'x-internal-secret-header': 'must-not-pass', ...(out.headers ?? {}) });
         res.end(JSON.stringify(out.body));
       };
       if (special && special.delayMs) setTimeout(write, special.delayMs);

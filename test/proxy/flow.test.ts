@@ -280,6 +280,16 @@ describeEachStore('proxy flow', (storeName) => {
     expect(await spent(key.id)).toBe(10);
   });
 
+  test('redirects are passed back, never followed', async () => {
+    const key = await svc.issueKey({ vendor: 'stripe', daily_usd_cap: 100, allowed_endpoints: ['GET /v1/customers/{id}'] });
+    fake.override = () => ({ status: 302, body: {}, headers: { location: 'http://169.254.169.254/latest/meta-data' } });
+    const before = fake.received.length;
+    const res = await call(svc.url, '/stripe/v1/customers/cus_1', { key: key.vault_key });
+    expect(res.status).toBe(302);
+    expect(res.headers.get('location')).toBeNull();
+    expect(fake.received.length).toBe(before + 1);
+  });
+
   test('Stripe-Account is refused unless the key names that account', async () => {
     const key = await svc.issueKey({ vendor: 'stripe', daily_usd_cap: 100, allowed_endpoints: ['POST /v1/charges'], stripe_accounts: ['acct_123'] });
     const before = fake.received.length;

@@ -1,0 +1,54 @@
+// Runs the service as a separate OS process (as production would), from the TypeScript sources via tsx.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+export interface ServiceProcess {
+  url: string;
+  child: ChildProcess;
+  output: string[];
+  stop(): Promise<void>;
+}
+
+const ROOT = join(__dirname, '..', '..');
+
+export function spawnService(env: Record<string, string>): Promise<ServiceProcess> {
+  const child = spawn(process.execPath, ['--require', 'tsx/cjs', join(ROOT, 'service', 'main.ts')], {
+    cwd: ROOT,
+    // Info level: the 'keybrake listening' line is how the test learns the port.
+    env: { PATH: process.env.PATH ?? '', ...env, KEYBRAKE_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  return new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`service did not start in 30 s:\n${output.join('\n')}`)), 30_000);
+    const onLine = (line: string): void => {
+      output.push(line);
+      try {
+        const parsed = JSON.parse(line) as { msg?: string; url?: string };
+        if (parsed.msg === 'keybrake listening' && parsed.url) {
+          clearTimeout(timer);
+          ok({
+            url: parsed.url,
+            child,
+            output,
+            stop: () =>
+              new Promise((done) => {
+                if (child.exitCode !== null) return done();
+                child.once('exit', () => done());
+                child.kill('SIGTERM');
+              }),
+          });
+        }
+      } catch {
+        // not a log line
+      }
+    };
+    createInterface({ input: child.stdout! }).on('line', onLine);
+    createInterface({ input: child.stderr! }).on('line', onLine);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      fail(new Error(`service exited with ${code}:\n${output.join('\n')}`));
+    });
+  });
+}

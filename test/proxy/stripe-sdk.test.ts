@@ -1,0 +1,64 @@
+// The official stripe-node client, pointed at the proxy with a vault key as its API key (config from
+// shared/docs/vendors.md §5: the SDK has no base-path option, so its HTTP client adds the /stripe prefix).
+import Stripe from 'stripe';
+import { startFakeStripe, type FakeStripe } from '../helpers/fake-stripe';
+import { startTestService, type TestService } from '../helpers/service';
+import { describeEachStore } from '../helpers/stores';
+
+function stripeThroughProxy(proxyUrl: string, vaultKey: string): Stripe {
+  const url = new URL(proxyUrl);
+  const inner = Stripe.createNodeHttpClient();
+  const httpClient = Object.create(inner) as typeof inner;
+  httpClient.makeRequest = (host, port, path, method, headers, body, protocol, timeout) =>
+    inner.makeRequest(host, port, '/stripe' + path, method, headers, body, protocol, timeout);
+  // Retries on: the proxy's denials must stop them, not this setting.
+  return new Stripe(vaultKey, { host: url.hostname, port: Number(url.port), protocol: 'http', httpClient, maxNetworkRetries: 2, telemetry: false });
+}
+
+describeEachStore('official stripe client through the proxy', (storeName) => {
+  let fake: FakeStripe;
+  let svc: TestService;
+  beforeAll(async () => {
+    fake = await startFakeStripe();
+    svc = await startTestService(storeName, fake);
+  });
+  afterAll(async () => {
+    await svc.close();
+    await fake.close();
+  });
+
+  test('creates a payment intent, then gets a readable, non-retried error when the cap is hit', async () => {
+    const key = await svc.issueKey({ vendor: 'stripe', daily_usd_cap: 30, allowed_endpoints: ['POST /v1/payment_intents', 'GET /v1/payment_intents/{id}'], expires_in: '2h' });
+    const stripe = stripeThroughProxy(svc.url, key.vault_key);
+
+    const pi = await stripe.paymentIntents.create({ amount: 2000, currency: 'usd', metadata: { order: '42' }, expand: ['latest_charge'] });
+    expect(pi.id).toMatch(/^pi_/);
+    expect(pi.amount).toBe(2000);
+    const sent = fake.received[fake.received.length - 1]!;
+    expect(sent.body).toBe('amount=2000&currency=usd&metadata[order]=42&expand[0]=latest_charge');
+    expect(sent.headers['idempotency-key']).toMatch(/^stripe-node-retry-/);
+    expect(sent.headers['stripe-version']).toBeDefined();
+
+    const again = await stripe.paymentIntents.retrieve(pi.id);
+    expect(again.id).toBe(pi.id);
+
+    const before = fake.received.length;
+    const err = (await stripe.paymentIntents.create({ amount: 2000, currency: 'usd' }).catch((e: unknown) => e)) as Stripe.errors.StripeError;
+    expect(err.type).toBe('StripeRateLimitError');
+    expect(err.code).toBe('daily_cap_exceeded');
+    expect(err.statusCode).toBe(429);
+    expect(err.message).toMatch(/Spending cap reached: this vault key may spend \$30\.00 per day, has spent \$20\.00 today.*Retrying will not help/);
+    expect(fake.received.length).toBe(before);
+    const attempts = (await svc.running.db.knex('audit_log').where({ key_id: key.id, code: 'daily_cap_exceeded' }).count({ n: '*' })) as { n: number | string }[];
+    expect(Number(attempts[0]!.n)).toBe(1);
+  });
+
+  test('a revoked key surfaces as an authentication error', async () => {
+    const key = await svc.issueKey({ vendor: 'stripe', daily_usd_cap: 30, allowed_endpoints: ['*'] });
+    await svc.admin().delete(`/vault/keys/${key.id}`).expect(200);
+    const err = (await stripeThroughProxy(svc.url, key.vault_key).customers.create({ email: 'a@example.com' }).catch((e: unknown) => e)) as Stripe.errors.StripeError;
+    expect(err.type).toBe('StripeAuthenticationError');
+    expect(err.code).toBe('vault_key_revoked');
+    expect(err.message).toMatch(/revoked/);
+  });
+});
