@@ -13,6 +13,7 @@ export const ERROR_STATUS = {
   cost_unknown: 403,
   daily_cap_exceeded: 429,
   per_call_cap_exceeded: 429,
+  total_cap_exceeded: 429,
   rate_limited: 429,
   bad_request: 400,
   body_too_large: 413,

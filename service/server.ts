@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { parseKey32, SecretBox } from './crypto';
 import { Upstreams } from './proxy/forward';
 import { ensureGeneratedAdminKey } from './store/admin-keys';
+import { purgeRateWindows } from './store/ledger';
 import { openDb, type Db } from './store/db';
 import { migrate } from './store/migrations';
 import { CredentialResolver } from './vendors/credentials';
@@ -42,7 +43,7 @@ function sqliteMasterKey(sqlitePath: string, log: Logger): Buffer {
   return key;
 }
 
-export async function startServer(config: Config, opts: { log?: Logger; announce?: (line: string) => void } = {}): Promise<Running> {
+export async function startServer(config: Config, opts: { log?: Logger; announce?: (line: string) => void; clock?: () => number } = {}): Promise<Running> {
   const log = opts.log ?? pino({ level: config.logLevel, base: undefined, redact: ['req.headers.authorization', 'headers.authorization'] });
   const announce = opts.announce ?? ((line: string) => process.stderr.write(line + '\n'));
   const fileConfig = config.configFile ? loadConfigFile(config.configFile) : {};
@@ -50,7 +51,7 @@ export async function startServer(config: Config, opts: { log?: Logger; announce
   if (!masterKey) throw new Error('KEYBRAKE_MASTER_KEY is required');
 
   const db = openDb(config.store);
-  await migrate(db.knex);
+  await migrate(db);
   if (config.adminKey === undefined) {
     const generated = await ensureGeneratedAdminKey(db, Date.now());
     if (generated) {
@@ -64,7 +65,7 @@ export async function startServer(config: Config, opts: { log?: Logger; announce
   const box = new SecretBox(masterKey);
   const registry = createRegistry(config.upstreams);
   const upstreams = new Upstreams({ connectTimeoutMs: config.connectTimeoutMs, timeoutMs: config.upstreamTimeoutMs, maxResponseBytes: 16 * 1024 * 1024 });
-  const credentials = new CredentialResolver(db, box, config.envSecrets);
+  const credentials = new CredentialResolver(db, box, config.envSecrets, opts.clock);
   const app = createApp({
     db,
     registry,
@@ -72,7 +73,7 @@ export async function startServer(config: Config, opts: { log?: Logger; announce
     credentials,
     upstreams,
     adminKey: config.adminKey,
-    clock: Date.now,
+    clock: opts.clock ?? Date.now,
     log,
     pricing: { fx: mergeFx(BUILTIN_FX, fileConfig.fx) },
     maxBodyBytes: config.maxBodyBytes,
@@ -84,6 +85,11 @@ export async function startServer(config: Config, opts: { log?: Logger; announce
     s.once('error', fail);
   });
   server.keepAliveTimeout = 65_000;
+  // Ended rate windows are dropped in the background; a failure here only delays the clean-up.
+  const purge = setInterval(() => {
+    purgeRateWindows(db, Date.now()).catch((err: Error) => log.warn({ err: err.message }, 'rate window purge failed'));
+  }, 60_000);
+  purge.unref();
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
@@ -94,6 +100,7 @@ export async function startServer(config: Config, opts: { log?: Logger; announce
     db,
     url,
     async close() {
+      clearInterval(purge);
       await new Promise<void>((ok) => {
         server.close(() => ok());
         server.closeIdleConnections();

@@ -5,15 +5,20 @@ import { z } from 'zod';
 import { hashSecret, newId, newVaultKey, type SecretBox } from '../crypto';
 import { ApiError } from '../errors';
 import { parseEndpointPattern } from '../policy/endpoints';
-import { dailyWindow, parseDuration } from '../policy/window';
+import { parseDuration } from '../policy/window';
 import { workspaceForAdminKey } from '../store/admin-keys';
 import { credentialsUpdatedAt, putCredentials } from '../store/credentials';
 import type { Db } from '../store/db';
-import { getKey, insertKey, listKeys, revokeKeys, type StoredKey } from '../store/keys';
+import { getBudget } from '../store/budgets';
+import { getKey, insertKey, listKeys, revokeKeys, updateKey, type StoredKey } from '../store/keys';
 import { spentIn } from '../store/ledger';
 import type { CredentialResolver } from '../vendors/credentials';
 import { microsToUsd, usdToMicros } from '../vendors/currency';
 import type { VendorRegistry } from '../vendors/registry';
+import type { VendorAdapter } from '../vendors/types';
+import { createBudgetRouter } from './budget-routes';
+import { applyPolicy, PolicyFields, policyView, usd } from './key-policy';
+import { limitsFor, TOTAL_WINDOW } from './limits';
 import { parseOrThrow } from './validate';
 
 export interface AdminDeps {
@@ -25,16 +30,6 @@ export interface AdminDeps {
   clock: () => number;
 }
 
-// A dollar amount as a JSON number, or as a decimal string ("200", "12.50").
-const usd = z.preprocess(
-  (v) => (typeof v === 'string' && /^\d+(\.\d+)?$/.test(v) ? Number(v) : v),
-  z
-    .number({ invalid_type_error: 'must be a number of US dollars' })
-    .finite()
-    .positive('must be greater than 0')
-    .max(1_000_000_000, 'must be at most 1000000000'),
-);
-
 const CreateKeyBody = z
   .object({
     vendor: z.string(),
@@ -43,8 +38,18 @@ const CreateKeyBody = z
     expires_in: z.string().optional(),
     expires_at: z.string().datetime({ offset: true, message: 'an ISO 8601 date-time' }).optional(),
     label: z.string().max(256).default(''),
-    stripe_accounts: z.array(z.string().regex(/^acct_[A-Za-z0-9]+$/, 'Stripe account ids look like acct_…')).max(100).optional(),
-    metadata: z.record(z.string().max(500)).refine((m) => Object.keys(m).length <= 50, 'at most 50 entries').optional(),
+    ...PolicyFields,
+  })
+  .strict();
+
+const PatchKeyBody = z
+  .object({
+    daily_usd_cap: usd.optional(),
+    allowed_endpoints: CreateKeyBody.shape.allowed_endpoints.optional(),
+    expires_in: z.string().optional(),
+    expires_at: z.string().datetime({ offset: true, message: 'an ISO 8601 date-time' }).nullable().optional(),
+    label: z.string().max(256).optional(),
+    ...PolicyFields,
   })
   .strict();
 
@@ -80,12 +85,38 @@ function keyView(k: StoredKey, now: number): Record<string, unknown> {
     status: keyStatus(k, now),
     daily_usd_cap: microsToUsd(k.dailyCapMicros),
     allowed_endpoints: k.allowedEndpoints.map((p) => p.source),
-    ...(k.policy.stripe_accounts ? { stripe_accounts: k.policy.stripe_accounts } : {}),
-    ...(k.policy.metadata ? { metadata: k.policy.metadata } : {}),
+    ...policyView(k.policy),
     expires_at: iso(k.expiresAt),
     created_at: iso(k.createdAt),
     revoked_at: iso(k.revokedAt),
   };
+}
+
+function patterns(list: string[]): string[] {
+  return list.map((s, i) => {
+    const p = parseEndpointPattern(s);
+    if (typeof p === 'string') throw new ApiError('invalid_request', `allowed_endpoints.${i}: ${p}`, { param: `allowed_endpoints.${i}` });
+    return p.source;
+  });
+}
+
+/** `expires_in` or `expires_at` → epoch ms (null: never); undefined when neither was given. */
+function expiry(body: { expires_in?: string | undefined; expires_at?: string | null | undefined }, now: number): number | null | undefined {
+  if (body.expires_in !== undefined && body.expires_at !== undefined) {
+    throw new ApiError('invalid_request', 'expires_in: give expires_in or expires_at, not both', { param: 'expires_in' });
+  }
+  if (body.expires_in !== undefined) {
+    const ms = parseDuration(body.expires_in);
+    if (ms === undefined) throw new ApiError('invalid_request', 'expires_in: expected a duration such as 30m, 2h, 72h or 7d (at most 366d)', { param: 'expires_in' });
+    return now + ms;
+  }
+  if (body.expires_at === null) return null;
+  if (body.expires_at !== undefined) {
+    const at = Date.parse(body.expires_at);
+    if (at <= now) throw new ApiError('invalid_request', 'expires_at: must be in the future', { param: 'expires_at' });
+    return at;
+  }
+  return undefined;
 }
 
 function encodeCursor(k: StoredKey): string {
@@ -119,49 +150,53 @@ export function createAdminRouter(deps: AdminDeps): Router {
   });
   const ws = (req: Request): string => (req as Authed).workspaceId as string;
 
+  const budgetExists = (req: Request) => async (id: string): Promise<boolean> => (await getBudget(db, ws(req), id)) !== undefined;
+
   router.post('/vault/keys', async (req, res) => {
     const body = parseOrThrow(CreateKeyBody, req.body ?? {});
-    if (!registry.has(body.vendor)) {
+    const vendor = registry.get(body.vendor);
+    if (!vendor) {
       throw new ApiError('invalid_request', `vendor: unknown vendor "${body.vendor}" (known: ${[...registry.keys()].join(', ')})`, { param: 'vendor' });
     }
-    const patterns = body.allowed_endpoints.map((s, i) => {
-      const p = parseEndpointPattern(s);
-      if (typeof p === 'string') throw new ApiError('invalid_request', `allowed_endpoints.${i}: ${p}`, { param: `allowed_endpoints.${i}` });
-      return p;
-    });
+    const allowed = patterns(body.allowed_endpoints);
     const now = clock();
-    if (body.expires_in !== undefined && body.expires_at !== undefined) {
-      throw new ApiError('invalid_request', 'expires_in: give expires_in or expires_at, not both', { param: 'expires_in' });
-    }
-    let expiresAt: number | null = null;
-    if (body.expires_in !== undefined) {
-      const ms = parseDuration(body.expires_in);
-      if (ms === undefined) throw new ApiError('invalid_request', 'expires_in: expected a duration such as 30m, 2h, 72h or 7d (at most 366d)', { param: 'expires_in' });
-      expiresAt = now + ms;
-    } else if (body.expires_at !== undefined) {
-      expiresAt = Date.parse(body.expires_at);
-      if (expiresAt <= now) throw new ApiError('invalid_request', 'expires_at: must be in the future', { param: 'expires_at' });
-    }
+    const expiresAt = expiry(body, now) ?? null;
+    const policy = await applyPolicy({}, body, vendor, budgetExists(req));
     const secret = newVaultKey();
-    const key: StoredKey = {
-      id: newId('vk'),
+    const id = newId('vk');
+    await insertKey(db, {
+      id,
       workspaceId: ws(req),
-      vendor: body.vendor,
+      keyHash: hashSecret(secret),
+      keyPrefix: secret.slice(0, 14),
+      vendor: vendor.id,
       label: body.label,
       dailyCapMicros: usdToMicros(body.daily_usd_cap),
-      allowedEndpoints: patterns,
-      policy: { ...(body.stripe_accounts ? { stripe_accounts: body.stripe_accounts } : {}), ...(body.metadata ? { metadata: body.metadata } : {}) },
+      allowedEndpoints: allowed,
+      policy,
       expiresAt,
-      revokedAt: null,
       createdAt: now,
-      keyPrefix: secret.slice(0, 14),
-    };
-    await insertKey(db, {
-      ...key,
-      keyHash: hashSecret(secret),
-      allowedEndpoints: patterns.map((p) => p.source),
     });
+    const key = (await getKey(db, ws(req), id)) as StoredKey;
     res.status(201).json({ ...keyView(key, now), vault_key: secret });
+  });
+
+  router.patch('/vault/keys/:id', async (req, res) => {
+    const body = parseOrThrow(PatchKeyBody, req.body ?? {});
+    const key = await getKey(db, ws(req), req.params.id as string);
+    if (!key) throw new ApiError('not_found', `vault key ${req.params.id} not found`);
+    if (key.revokedAt !== null) throw new ApiError('invalid_request', 'id: this key is revoked; issue a new one', { param: 'id' });
+    const now = clock();
+    const expiresAt = expiry(body, now);
+    const policy = await applyPolicy(key.policy, body, registry.get(key.vendor) as VendorAdapter, budgetExists(req));
+    await updateKey(db, ws(req), key.id, {
+      ...(body.label !== undefined ? { label: body.label } : {}),
+      ...(body.daily_usd_cap !== undefined ? { dailyCapMicros: usdToMicros(body.daily_usd_cap) } : {}),
+      ...(body.allowed_endpoints !== undefined ? { allowedEndpoints: patterns(body.allowed_endpoints) } : {}),
+      ...(expiresAt !== undefined ? { expiresAt } : {}),
+      policy,
+    });
+    res.json(keyView((await getKey(db, ws(req), key.id)) as StoredKey, now));
   });
 
   router.get('/vault/keys', async (req, res) => {
@@ -185,14 +220,16 @@ export function createAdminRouter(deps: AdminDeps): Router {
     const key = await getKey(db, ws(req), req.params.id as string);
     if (!key) throw new ApiError('not_found', `vault key ${req.params.id} not found`);
     const now = clock();
-    const window = dailyWindow(now);
-    const spent = await spentIn(db, key.id, window.start);
+    const limits = limitsFor(key, now);
+    const spent = await spentIn(db, key.id, limits.keyWindow.start);
+    const total = key.policy.total_cap_micros === undefined ? undefined : await spentIn(db, key.id, TOTAL_WINDOW);
     res.json({
       ...keyView(key, now),
-      window: window.start,
+      window: limits.keyWindow.start,
       spent_today_usd: microsToUsd(spent),
       remaining_today_usd: microsToUsd(Math.max(0, key.dailyCapMicros - spent)),
-      resets_at: new Date(window.resetsAt).toISOString(),
+      resets_at: new Date(limits.keyWindow.resetsAt).toISOString(),
+      ...(total !== undefined ? { spent_total_usd: microsToUsd(total), remaining_total_usd: microsToUsd(Math.max(0, (key.policy.total_cap_micros ?? 0) - total)) } : {}),
     });
   });
 
@@ -233,6 +270,8 @@ export function createAdminRouter(deps: AdminDeps): Router {
     deps.credentials.invalidate(ws(req), vendor.id);
     res.json({ vendor: vendor.id, fields: Object.keys(body), updated_at: new Date(now).toISOString() });
   });
+
+  router.use(createBudgetRouter({ db, clock, workspace: ws }));
 
   return router;
 }

@@ -4,9 +4,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { hashSecret, newId } from '../crypto';
-import { ApiError, errorBody, errorHeaders, type ErrorCode } from '../errors';
+import { ApiError, errorBody, errorHeaders } from '../errors';
 import { decide, type Decision } from '../policy/decide';
-import { dailyWindow } from '../policy/window';
 import { canonicalize } from '../proxy/canonical';
 import { BodyError, encodeForm } from '../proxy/form';
 import { UpstreamError, upstreamHeaders, type UpstreamResponse, type Upstreams } from '../proxy/forward';
@@ -15,6 +14,7 @@ import type { Db } from '../store/db';
 import { insertAudit, type AuditEntry } from '../store/audit';
 import { findKeyByHash, type StoredKey } from '../store/keys';
 import { reserveAndAudit, settle } from '../store/ledger';
+import { limitsFor, perCallError, refusalError } from './limits';
 import { DEFAULT_WORKSPACE } from '../store/admin-keys';
 import type { CredentialResolver } from '../vendors/credentials';
 import { microsToUsd } from '../vendors/currency';
@@ -66,19 +66,6 @@ function send(res: ServerResponse, status: number, headers: Record<string, strin
 
 function sendError(res: ServerResponse, err: ApiError, auditId: string): void {
   send(res, err.status, { 'content-type': 'application/json', 'x-keybrake-audit-id': auditId, ...errorHeaders(err) }, JSON.stringify(errorBody(err)));
-}
-
-function capError(code: ErrorCode, key: StoredKey, spentMicros: number, estimateMicros: number, resetsAt: number, now: number): ApiError {
-  const cap = microsToUsd(key.dailyCapMicros);
-  const spent = microsToUsd(spentMicros);
-  const resets = new Date(resetsAt).toISOString();
-  const retryAfter = Math.max(1, Math.ceil((resetsAt - now) / 1000));
-  return new ApiError(
-    code,
-    `Spending cap reached: this vault key may spend $${cap.toFixed(2)} per day, has spent $${spent.toFixed(2)} today, and this call would cost $${microsToUsd(estimateMicros).toFixed(2)}. Retrying will not help before the cap resets at ${resets}.`,
-    { cap_usd: cap, spent_usd: spent, estimated_usd: microsToUsd(estimateMicros), resets_at: resets, retry_after_seconds: retryAfter },
-    { 'retry-after': String(retryAfter) },
-  );
 }
 
 export function createProxyHandler(deps: ProxyDeps) {
@@ -143,6 +130,8 @@ export function createProxyHandler(deps: ProxyDeps) {
       estimatedMicros: decision.kind === 'allow' ? decision.micros : 0,
       reservedMicros: 0,
       windowStart: null,
+      budgetId: null,
+      budgetWindow: null,
       status: null,
       latencyMs: null,
       runId: header(req, CORRELATION.runId, 200),
@@ -166,6 +155,9 @@ export function createProxyHandler(deps: ProxyDeps) {
 
     if (decision.kind === 'deny') {
       if (tooLarge) res.setHeader('connection', 'close');
+      if (decision.code === 'per_call_cap_exceeded' && key) {
+        return refuse(perCallError(decision.message, key, limitsFor(key, now), decision.micros ?? 0, now));
+      }
       return refuse(new ApiError(decision.code, decision.message));
     }
     const liveKey = key as StoredKey;
@@ -178,27 +170,24 @@ export function createProxyHandler(deps: ProxyDeps) {
       return refuse(new ApiError('upstream_unreachable', `Keybrake has no ${vendor.name} secret configured; an operator must set it (environment or PUT /vendors/${vendor.id}/credentials).`));
     }
 
-    // Reserve (if the call costs anything) and write the audit row before anything is forwarded.
-    const window = dailyWindow(now);
+    // Take the rate window, reserve against every cap and write the audit row before anything is forwarded.
+    const limits = limitsFor(liveKey, now);
     const micros = decision.micros;
+    const reservedEntry: AuditEntry = {
+      ...entry,
+      windowStart: limits.keyWindow.start,
+      budgetId: liveKey.budget?.id ?? null,
+      budgetWindow: limits.budgetWindow?.start ?? null,
+    };
     try {
-      if (micros > 0) {
-        const reserved = await reserveAndAudit(
-          db,
-          { subjectId: liveKey.id, windowStart: window.start, micros, capMicros: liveKey.dailyCapMicros },
-          entry,
-          (spent) => {
-            const err = capError('daily_cap_exceeded', liveKey, spent, micros, window.resetsAt, now);
-            return { code: err.code, message: err.message, status: err.status };
-          },
-        );
-        if (!reserved.ok) {
-          const err = capError('daily_cap_exceeded', liveKey, reserved.spentMicros, micros, window.resetsAt, now);
-          log.info({ ...logLine, decision: 'deny', code: err.code, status: 429 }, 'proxy refused');
-          return sendError(res, err, auditId);
-        }
-      } else {
-        await insertAudit(db.knex, { ...entry, windowStart: window.start });
+      const reserved = await reserveAndAudit(db, { micros, caps: limits.caps, ...(limits.rate ? { rate: limits.rate } : {}) }, reservedEntry, (refusal) => {
+        const err = refusalError(refusal, liveKey, limits, micros, now);
+        return { code: err.code, message: err.message, status: err.status };
+      });
+      if (!reserved.ok) {
+        const err = refusalError(reserved.refusal, liveKey, limits, micros, now);
+        log.info({ ...logLine, decision: 'deny', code: err.code, status: err.status }, 'proxy refused');
+        return sendError(res, err, auditId);
       }
     } catch (err) {
       log.error({ ...logLine, err: (err as Error).message }, 'reservation or audit write failed; nothing forwarded');
@@ -245,7 +234,7 @@ export function createProxyHandler(deps: ProxyDeps) {
     try {
       await settle(
         db,
-        { auditId, subjectId: liveKey.id, windowStart: window.start, reservedMicros: micros, finalMicros },
+        { auditId, caps: limits.caps, reservedMicros: micros, finalMicros },
         {
           status,
           upstreamStatus: upstream?.status ?? null,

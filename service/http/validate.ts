@@ -5,7 +5,8 @@ import { ApiError } from '../errors';
 export function parseOrThrow<T extends z.ZodTypeAny>(schema: T, input: unknown): z.infer<T> {
   const result = schema.safeParse(input);
   if (result.success) return result.data as z.infer<T>;
-  const issue = result.error.issues[0];
+  // An unknown field explains more than the missing field it was probably meant to be.
+  const issue = result.error.issues.find((i) => i.code === 'unrecognized_keys') ?? result.error.issues[0];
   if (!issue) throw new ApiError('invalid_request', 'request is invalid');
   if (issue.code === 'unrecognized_keys') {
     const field = [...issue.path, issue.keys[0]].join('.');

@@ -1,10 +1,18 @@
 // The one pure decision (design §5). Checks run in this fixed order:
 //   key known → not revoked → not expired → vendor → request well-formed → endpoint allowlist
-//   → parameter rules (vendor headers) → price → per-call cap.
+//   → parameter rules (vendor headers, then the key's field rules) → price → per-call cap.
 // Rate limits and the daily cap are decided after this, atomically in the database (store/ledger.ts).
 import type { ErrorCode } from '../errors';
 import type { CanonicalRequest, KeyPolicy, PricingContext, VendorAdapter, VendorRoute } from '../vendors/types';
 import { matchEndpoint, type EndpointPattern } from './endpoints';
+import { checkField, type FieldRule } from './params';
+
+export interface BudgetRecord {
+  id: string;
+  label: string;
+  dailyCapMicros: number;
+  timezone: string;
+}
 
 export interface KeyRecord {
   id: string;
@@ -14,6 +22,9 @@ export interface KeyRecord {
   dailyCapMicros: number;
   allowedEndpoints: EndpointPattern[];
   policy: KeyPolicy;
+  /** The policy's parameter rules with their endpoint patterns parsed. */
+  paramRules: { pattern: EndpointPattern; fields: Record<string, FieldRule> }[];
+  budget: BudgetRecord | null;
   expiresAt: number | null;
   revokedAt: number | null;
   createdAt: number;
@@ -21,7 +32,7 @@ export interface KeyRecord {
 
 export type Decision =
   | { kind: 'allow'; micros: number; route: VendorRoute | undefined; basis: string }
-  | { kind: 'deny'; code: ErrorCode; message: string };
+  | { kind: 'deny'; code: ErrorCode; message: string; micros?: number };
 
 export interface DecideInput {
   /** undefined: no key was presented; null: a key was presented but is unknown. */
@@ -68,6 +79,16 @@ export function decide(input: DecideInput): Decision {
 
   const headerProblem = vendor.checkHeaders?.(request, key.policy);
   if (headerProblem !== undefined) return deny('parameter_not_allowed', `Request refused: ${headerProblem}.`);
+  const fields = request.method === 'GET' || request.method === 'DELETE' ? request.query : request.body;
+  for (const rules of key.paramRules) {
+    if (matchEndpoint(rules.pattern, request.method, request.segments) !== 'exact') continue;
+    for (const [name, rule] of Object.entries(rules.fields)) {
+      const problem = checkField(name, rule, fields);
+      if (problem !== undefined) {
+        return deny('parameter_not_allowed', `Request refused by this key's rule for ${rules.pattern.source}: ${problem}. Retrying will not help.`);
+      }
+    }
+  }
 
   if (route === undefined) return { kind: 'allow', micros: 0, route: undefined, basis: 'no charge' };
   if (!route.price) {
@@ -81,5 +102,15 @@ export function decide(input: DecideInput): Decision {
     return deny('cost_unknown', `Keybrake cannot price this ${vendor.name} call, so it is refused: ${price.reason}.`);
   }
   if (price.kind === 'free') return { kind: 'allow', micros: 0, route, basis: 'no charge' };
+  const perCall = key.policy.max_per_call_micros;
+  if (perCall !== undefined && price.micros > perCall) {
+    return {
+      ...deny(
+        'per_call_cap_exceeded',
+        `Spending cap reached: this call would cost $${(price.micros / 1e6).toFixed(2)}, more than this vault key's limit of $${(perCall / 1e6).toFixed(2)} per call. Retrying will not help.`,
+      ),
+      micros: price.micros,
+    };
+  }
   return { kind: 'allow', micros: price.micros, route, basis: price.basis };
 }

@@ -16,6 +16,8 @@ export interface AuditEntry {
   estimatedMicros: number;
   reservedMicros: number;
   windowStart: string | null;
+  budgetId: string | null;
+  budgetWindow: string | null;
   status: number | null;
   latencyMs: number | null;
   runId: string | null;
@@ -41,6 +43,8 @@ export async function insertAudit(q: Knex | Knex.Transaction, e: AuditEntry): Pr
     estimated_micros: e.estimatedMicros,
     reserved_micros: e.reservedMicros,
     window_start: e.windowStart,
+    budget_id: e.budgetId,
+    budget_window: e.budgetWindow,
     status: e.status,
     latency_ms: e.latencyMs,
     run_id: e.runId,

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { parseEndpointPattern, type EndpointPattern } from '../policy/endpoints';
-import type { KeyRecord } from '../policy/decide';
+import type { BudgetRecord, KeyRecord } from '../policy/decide';
 import type { KeyPolicy } from '../vendors/types';
 import type { Db } from './db';
 
@@ -23,23 +23,36 @@ export interface StoredKey extends KeyRecord {
   keyPrefix: string;
 }
 
-function toPatterns(json: string): EndpointPattern[] {
-  return (JSON.parse(json) as string[]).map((s) => {
-    const p = parseEndpointPattern(s);
-    if (typeof p === 'string') throw new Error(`stored endpoint pattern is invalid: ${p}`);
-    return p;
-  });
+interface BudgetColumns {
+  b_id?: string | null;
+  b_label?: string | null;
+  b_daily_cap_micros?: number | null;
+  b_timezone?: string | null;
 }
 
-export function toKey(row: KeyRow): StoredKey {
+function toPattern(source: string): EndpointPattern {
+  const p = parseEndpointPattern(source);
+  if (typeof p === 'string') throw new Error(`stored endpoint pattern is invalid: ${p}`);
+  return p;
+}
+
+function toBudget(row: BudgetColumns): BudgetRecord | null {
+  if (!row.b_id) return null;
+  return { id: row.b_id, label: row.b_label ?? '', dailyCapMicros: Number(row.b_daily_cap_micros), timezone: row.b_timezone ?? 'UTC' };
+}
+
+export function toKey(row: KeyRow & BudgetColumns): StoredKey {
+  const policy = JSON.parse(row.policy) as KeyPolicy;
   return {
     id: row.id,
     workspaceId: row.workspace_id,
     vendor: row.vendor,
     label: row.label,
     dailyCapMicros: Number(row.daily_cap_micros),
-    allowedEndpoints: toPatterns(row.allowed_endpoints),
-    policy: JSON.parse(row.policy) as KeyPolicy,
+    allowedEndpoints: (JSON.parse(row.allowed_endpoints) as string[]).map(toPattern),
+    policy,
+    paramRules: Object.entries(policy.params ?? {}).map(([source, fields]) => ({ pattern: toPattern(source), fields })),
+    budget: toBudget(row),
     expiresAt: row.expires_at === null ? null : Number(row.expires_at),
     revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
     createdAt: Number(row.created_at),
@@ -72,20 +85,52 @@ export async function insertKey(db: Db, k: NewKey): Promise<void> {
     daily_cap_micros: k.dailyCapMicros,
     allowed_endpoints: JSON.stringify(k.allowedEndpoints),
     policy: JSON.stringify(k.policy),
+    budget_id: k.policy.budget ?? null,
     expires_at: k.expiresAt,
     created_at: k.createdAt,
     revoked_at: null,
   });
 }
 
+export interface KeyUpdate {
+  label?: string;
+  dailyCapMicros?: number;
+  allowedEndpoints?: string[];
+  expiresAt?: number | null;
+  policy?: KeyPolicy;
+}
+
+/** Applies a policy change; the next request reads it (keys are never cached). Returns false for an unknown key. */
+export async function updateKey(db: Db, workspaceId: string, id: string, u: KeyUpdate): Promise<boolean> {
+  const row: Record<string, unknown> = {};
+  if (u.label !== undefined) row.label = u.label;
+  if (u.dailyCapMicros !== undefined) row.daily_cap_micros = u.dailyCapMicros;
+  if (u.allowedEndpoints !== undefined) row.allowed_endpoints = JSON.stringify(u.allowedEndpoints);
+  if (u.expiresAt !== undefined) row.expires_at = u.expiresAt;
+  if (u.policy !== undefined) {
+    row.policy = JSON.stringify(u.policy);
+    row.budget_id = u.policy.budget ?? null;
+  }
+  if (Object.keys(row).length === 0) return (await getKey(db, workspaceId, id)) !== undefined;
+  return (await db.knex('vault_keys').where({ workspace_id: workspaceId, id }).update(row)) > 0;
+}
+
+/** Keys with the shared budget they draw from, in one query (the hot path's only read). */
+function keysWithBudget(db: Db): Knex.QueryBuilder {
+  return db
+    .knex('vault_keys as k')
+    .leftJoin('budgets as b', 'b.id', 'k.budget_id')
+    .select('k.*', 'b.id as b_id', 'b.label as b_label', 'b.daily_cap_micros as b_daily_cap_micros', 'b.timezone as b_timezone');
+}
+
 /** Looks a key up by the hash of the secret the client presented (never by the secret itself). */
 export async function findKeyByHash(db: Db, keyHash: string): Promise<StoredKey | undefined> {
-  const row = (await db.knex('vault_keys').where({ key_hash: keyHash }).first()) as KeyRow | undefined;
+  const row = (await keysWithBudget(db).where('k.key_hash', keyHash).first()) as (KeyRow & BudgetColumns) | undefined;
   return row ? toKey(row) : undefined;
 }
 
 export async function getKey(db: Db, workspaceId: string, id: string): Promise<StoredKey | undefined> {
-  const row = (await db.knex('vault_keys').where({ workspace_id: workspaceId, id }).first()) as KeyRow | undefined;
+  const row = (await keysWithBudget(db).where({ 'k.workspace_id': workspaceId, 'k.id': id }).first()) as (KeyRow & BudgetColumns) | undefined;
   return row ? toKey(row) : undefined;
 }
 
@@ -106,22 +151,22 @@ export function likePrefix(prefix: string): string {
 }
 
 function applyFilter(q: Knex.QueryBuilder, f: Omit<KeyFilter, 'limit' | 'before'>): Knex.QueryBuilder {
-  if (f.label !== undefined) q.where('label', f.label);
-  if (f.labelPrefix !== undefined) q.whereRaw("label LIKE ? ESCAPE '\\'", [likePrefix(f.labelPrefix)]);
-  if (f.vendor !== undefined) q.where('vendor', f.vendor);
-  if (f.status === 'revoked') q.whereNotNull('revoked_at');
-  if (f.status === 'active') q.whereNull('revoked_at').andWhere((w) => w.whereNull('expires_at').orWhere('expires_at', '>', f.now));
-  if (f.status === 'expired') q.whereNull('revoked_at').andWhere('expires_at', '<=', f.now);
+  if (f.label !== undefined) q.where('k.label', f.label);
+  if (f.labelPrefix !== undefined) q.whereRaw("k.label LIKE ? ESCAPE '\\'", [likePrefix(f.labelPrefix)]);
+  if (f.vendor !== undefined) q.where('k.vendor', f.vendor);
+  if (f.status === 'revoked') q.whereNotNull('k.revoked_at');
+  if (f.status === 'active') q.whereNull('k.revoked_at').andWhere((w) => w.whereNull('k.expires_at').orWhere('k.expires_at', '>', f.now));
+  if (f.status === 'expired') q.whereNull('k.revoked_at').andWhere('k.expires_at', '<=', f.now);
   return q;
 }
 
 export async function listKeys(db: Db, workspaceId: string, f: KeyFilter): Promise<StoredKey[]> {
-  const q = applyFilter(db.knex('vault_keys').where('workspace_id', workspaceId), f);
+  const q = applyFilter(keysWithBudget(db).where('k.workspace_id', workspaceId), f);
   if (f.before) {
     const { createdAt, id } = f.before;
-    q.andWhere((w) => w.where('created_at', '<', createdAt).orWhere((w2) => w2.where('created_at', createdAt).andWhere('id', '<', id)));
+    q.andWhere((w) => w.where('k.created_at', '<', createdAt).orWhere((w2) => w2.where('k.created_at', createdAt).andWhere('k.id', '<', id)));
   }
-  const rows = (await q.orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(f.limit)) as KeyRow[];
+  const rows = (await q.orderBy([{ column: 'k.created_at', order: 'desc' }, { column: 'k.id', order: 'desc' }]).limit(f.limit)) as (KeyRow & BudgetColumns)[];
   return rows.map(toKey);
 }
 

@@ -2,6 +2,7 @@
 // Times are epoch milliseconds and money is integer micro-USD (1e-6 USD) in BIGINT columns, on both databases.
 // Every row belongs to a workspace (design §8); there is one, 'default', for now.
 import type { Knex } from 'knex';
+import type { Db } from './db';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -97,6 +98,50 @@ const migrations: Record<string, Migration> = {
       }
     },
   },
+  // Policy depth: shared budgets, per-minute rate windows, and the budget a reservation also drew from.
+  '002_budgets_and_rate_limits': {
+    async up(knex) {
+      await knex.schema.createTable('budgets', (t) => {
+        t.string('id', 40).primary();
+        t.string('workspace_id', 64).notNullable().references('workspaces.id');
+        t.string('label', 256).notNullable();
+        t.bigInteger('daily_cap_micros').notNullable();
+        t.string('timezone', 64).notNullable();
+        t.bigInteger('created_at').notNullable();
+        t.index(['workspace_id', 'created_at']);
+      });
+      await knex.schema.createTable('rate_windows', (t) => {
+        t.string('subject_id', 40).notNullable();
+        t.string('window_start', 32).notNullable();
+        t.integer('requests').notNullable();
+        t.bigInteger('expires_at').notNullable();
+        t.primary(['subject_id', 'window_start']);
+        t.index(['expires_at']);
+      });
+      await knex.schema.alterTable('audit_log', (t) => {
+        t.string('budget_id', 40).nullable();
+        t.string('budget_window', 32).nullable();
+        t.index(['budget_id', 'budget_window']);
+      });
+      await knex.schema.alterTable('vault_keys', (t) => {
+        t.string('budget_id', 40).nullable();
+        t.index(['budget_id']);
+      });
+    },
+    async down(knex) {
+      await knex.schema.alterTable('vault_keys', (t) => {
+        t.dropIndex(['budget_id']);
+        t.dropColumn('budget_id');
+      });
+      await knex.schema.alterTable('audit_log', (t) => {
+        t.dropIndex(['budget_id', 'budget_window']);
+        t.dropColumn('budget_window');
+        t.dropColumn('budget_id');
+      });
+      await knex.schema.dropTableIfExists('rate_windows');
+      await knex.schema.dropTableIfExists('budgets');
+    },
+  },
 };
 
 const source: Knex.MigrationSource<string> = {
@@ -105,21 +150,24 @@ const source: Knex.MigrationSource<string> = {
   getMigration: (name) => Promise.resolve(migrations[name] as Migration),
 };
 
+// An arbitrary constant: the PostgreSQL advisory lock that serialises Keybrake instances' migrations.
+const MIGRATION_LOCK = 4_207_160_173;
+
 /**
- * Runs pending migrations. Several instances may start at once against one PostgreSQL: knex's lock makes the
- * losers fail fast, so they wait and retry until the winner has finished.
+ * Runs pending migrations. Several instances may start at once against one PostgreSQL: an advisory lock held
+ * in a transaction makes them take turns, so knex's own lock table is never contended (nor left locked by a
+ * race on its creation) and can be freed safely if a killed instance left it set.
  */
-export async function migrate(knex: Knex, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await knex.migrate.latest({ migrationSource: source });
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 200 + Math.random() * 300));
-    }
+export async function migrate(db: Db): Promise<void> {
+  if (db.dialect === 'sqlite') {
+    await db.knex.migrate.latest({ migrationSource: source });
+    return;
   }
+  await db.knex.transaction(async (trx) => {
+    await trx.raw('SELECT pg_advisory_xact_lock(?)', [MIGRATION_LOCK]);
+    if (await db.knex.schema.hasTable('knex_migrations_lock')) await db.knex.migrate.forceFreeMigrationsLock({ migrationSource: source });
+    await db.knex.migrate.latest({ migrationSource: source });
+  });
 }
 
 export async function rollbackAll(knex: Knex): Promise<void> {

@@ -92,6 +92,13 @@ export const stripe: VendorAdapter = {
   responseHeaders: ['request-id', 'idempotency-key', 'idempotent-replayed', 'original-request', 'stripe-version', 'stripe-should-retry', 'retry-after'],
   queryOnWrite: false,
   routes,
+  fieldTypes: {
+    amount: 'number', amount_to_capture: 'number', application_fee_amount: 'number', quantity: 'number',
+    currency: 'string', customer: 'string', description: 'string', payment_method: 'string', source: 'string',
+    receipt_email: 'string', statement_descriptor: 'string', destination: 'string', on_behalf_of: 'string',
+    capture_method: 'string', confirmation_method: 'string', setup_future_usage: 'string',
+    confirm: 'boolean', off_session: 'boolean', capture: 'boolean',
+  },
   checkHeaders(req, policy) {
     // Connect: the same call acts on another account's balance (https://docs.stripe.com/connect/authentication).
     for (const header of ['stripe-account', 'stripe-context']) {

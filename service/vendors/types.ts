@@ -47,11 +47,23 @@ export interface FxTable {
   marginPct: number;
 }
 
-/** A key's policy fields that adapters may need (design §5). */
+/** A key's optional policy (design §5), as stored in the key's `policy` JSON column. Money is in micro-USD. */
 export interface KeyPolicy {
   stripe_accounts?: string[];
   metadata?: Record<string, string>;
+  max_per_call_micros?: number;
+  total_cap_micros?: number;
+  /** Rules by endpoint pattern, then by field (see policy/params.ts). */
+  params?: Record<string, Record<string, { eq?: string | number | boolean; in?: (string | number | boolean)[]; min?: number; max?: number; forbidden?: true }>>;
+  rate_limit?: { requests_per_minute: number };
+  /** IANA time zone of the daily window; UTC when absent. */
+  timezone?: string;
+  /** A shared budget this key also draws from. */
+  budget?: string;
 }
+
+/** What a vendor knows about the types of its request fields, so that `min`/`max` on a text field is refused. */
+export type FieldType = 'number' | 'string' | 'boolean';
 
 export interface VendorAdapter {
   id: string;
@@ -68,6 +80,8 @@ export interface VendorAdapter {
   /** Whether a non-GET call may carry query parameters (Stripe's may not: they would escape pricing). */
   queryOnWrite: boolean;
   routes: readonly VendorRoute[];
+  /** Types of well-known request fields, for validating parameter rules. */
+  fieldTypes?: Record<string, FieldType>;
   /** A header-level check, e.g. Stripe Connect's `Stripe-Account`; returns a refusal reason or undefined. */
   checkHeaders?(req: CanonicalRequest, policy: KeyPolicy): string | undefined;
   /** Whether a response status proves the call had no effect, so the reservation can be released. */

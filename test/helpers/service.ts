@@ -32,10 +32,10 @@ export function serviceEnv(store: TestStore, fake: FakeStripe | undefined, extra
   };
 }
 
-export async function startTestService(storeName: StoreName, fake?: FakeStripe, extra: Record<string, string> = {}): Promise<TestService> {
+export async function startTestService(storeName: StoreName, fake?: FakeStripe, extra: Record<string, string> = {}, clock?: () => number): Promise<TestService> {
   const store = await createTestStore(storeName);
   const config = loadConfig(serviceEnv(store, fake, extra));
-  const running = await startServer(config, { log: pino({ level: 'silent' }), announce: () => undefined });
+  const running = await startServer(config, { log: pino({ level: 'silent' }), announce: () => undefined, ...(clock ? { clock } : {}) });
   const admin = (): request.Agent => request.agent(running.url).set('authorization', `Bearer ${ADMIN_KEY}`);
   return {
     url: running.url,

@@ -110,7 +110,9 @@ describeEachStore('admin API', (storeName) => {
     expect(String(missing.body.error?.message)).toMatch(/no Stripe secret configured/);
 
     const bad = await svc.admin().put('/vendors/stripe/credentials').send({ secret: fake.secret });
-    expect([bad.status, bad.body.error.param, bad.body.error.message]).toEqual([400, 'secret_key', 'secret_key: is required']);
+    expect([bad.status, bad.body.error.param, bad.body.error.message]).toEqual([400, 'secret', 'secret: unknown field']);
+    const empty = await svc.admin().put('/vendors/stripe/credentials').send({});
+    expect([empty.status, empty.body.error.message]).toEqual([400, 'secret_key: is required']);
     const put = await svc.admin().put('/vendors/stripe/credentials').send({ secret_key: fake.secret });
     expect(put.status).toBe(200);
     expect(JSON.stringify(put.body)).not.toContain(fake.secret);

@@ -15,7 +15,7 @@ const NOW = Date.UTC(2026, 10, 27, 12);
 const key = (over: Partial<KeyRecord> = {}): KeyRecord => ({
   id: 'vk_1', workspaceId: 'default', vendor: 'stripe', label: 'x', dailyCapMicros: 200_000_000,
   allowedEndpoints: [p('POST /v1/payment_intents'), p('GET /v1/payment_intents/{id}'), p('POST /v1/refunds')],
-  policy: {}, expiresAt: NOW + 1000, revokedAt: null, createdAt: NOW - 1000, ...over,
+  policy: {}, paramRules: [], budget: null, expiresAt: NOW + 1000, revokedAt: null, createdAt: NOW - 1000, ...over,
 });
 const req = (method: string, path: string, body: Record<string, string> = {}, headers: Record<string, string> = {}): CanonicalRequest => ({
   method, segments: path.slice(1).split('/'), path, query: {}, body, headers,
@@ -77,9 +77,29 @@ describe('endpoint patterns', () => {
 
 describe('windows and durations', () => {
   test('the daily window is the UTC day', () => {
-    expect(dailyWindow(Date.UTC(2026, 10, 27, 23, 59, 59))).toEqual({ start: '2026-11-27', resetsAt: Date.UTC(2026, 10, 28) });
-    expect(dailyWindow(Date.UTC(2026, 11, 31, 12))).toEqual({ start: '2026-12-31', resetsAt: Date.UTC(2027, 0, 1) });
+    expect(dailyWindow(Date.UTC(2026, 10, 27, 23, 59, 59))).toEqual({ start: '2026-11-27', startsAt: Date.UTC(2026, 10, 27), resetsAt: Date.UTC(2026, 10, 28) });
+    expect(dailyWindow(Date.UTC(2026, 11, 31, 12))).toEqual({ start: '2026-12-31', startsAt: Date.UTC(2026, 11, 31), resetsAt: Date.UTC(2027, 0, 1) });
+    expect(dailyWindow(Date.UTC(2027, 0, 1))).toEqual({ start: '2027-01-01', startsAt: Date.UTC(2027, 0, 1), resetsAt: Date.UTC(2027, 0, 2) });
   });
+  // Daylight-saving days last 23 or 25 hours; the window follows the zone's own calendar day.
+  test.each([
+    ['America/New_York', '2026-03-08T12:00:00Z', '2026-03-08', '2026-03-08T05:00:00.000Z', '2026-03-09T04:00:00.000Z', 23],
+    ['America/New_York', '2026-03-08T06:59:59Z', '2026-03-08', '2026-03-08T05:00:00.000Z', '2026-03-09T04:00:00.000Z', 23],
+    ['America/New_York', '2026-03-08T04:59:59Z', '2026-03-07', '2026-03-07T05:00:00.000Z', '2026-03-08T05:00:00.000Z', 24],
+    ['America/New_York', '2026-11-01T05:30:00Z', '2026-11-01', '2026-11-01T04:00:00.000Z', '2026-11-02T05:00:00.000Z', 25],
+    ['America/New_York', '2026-11-02T04:59:59Z', '2026-11-01', '2026-11-01T04:00:00.000Z', '2026-11-02T05:00:00.000Z', 25],
+    ['Europe/Berlin', '2026-03-29T00:59:59Z', '2026-03-29', '2026-03-28T23:00:00.000Z', '2026-03-29T22:00:00.000Z', 23],
+    ['Europe/Berlin', '2026-03-29T01:00:00Z', '2026-03-29', '2026-03-28T23:00:00.000Z', '2026-03-29T22:00:00.000Z', 23],
+    ['Europe/Berlin', '2026-10-25T00:30:00Z', '2026-10-25', '2026-10-24T22:00:00.000Z', '2026-10-25T23:00:00.000Z', 25],
+    ['Europe/Berlin', '2026-10-25T01:30:00Z', '2026-10-25', '2026-10-24T22:00:00.000Z', '2026-10-25T23:00:00.000Z', 25],
+    ['Europe/Berlin', '2026-10-25T23:00:00Z', '2026-10-26', '2026-10-25T23:00:00.000Z', '2026-10-26T23:00:00.000Z', 24],
+    ['Asia/Kolkata', '2026-11-27T18:29:59Z', '2026-11-27', '2026-11-26T18:30:00.000Z', '2026-11-27T18:30:00.000Z', 24],
+  ])('%s at %s is the day %s', (tz, at, start, startsAt, resetsAt, hours) => {
+    const w = dailyWindow(Date.parse(at), tz);
+    expect([w.start, new Date(w.startsAt).toISOString(), new Date(w.resetsAt).toISOString()]).toEqual([start, startsAt, resetsAt]);
+    expect((w.resetsAt - w.startsAt) / 3_600_000).toBe(hours);
+  });
+
   test.each([
     ['30m', 1_800_000], ['2h', 7_200_000], ['72h', 259_200_000], ['7d', 604_800_000],
     ['0h', undefined], ['3 days', undefined], ['1y', undefined], ['400d', undefined], ['-1h', undefined],

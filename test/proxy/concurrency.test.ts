@@ -84,6 +84,21 @@ describeEachStore('concurrent reservations', (storeName) => {
     ]);
   });
 
+  test('a rate limit is exact across instances', async () => {
+    const issued = await fetch(`${procs[2]!.url}/vault/keys`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ vendor: 'stripe', daily_usd_cap: 5, allowed_endpoints: ['GET /v1/customers/{id}'], rate_limit: { requests_per_minute: 10 } }),
+    });
+    const key = (await issued.json()) as { vault_key: string };
+    // The limit counts per calendar minute: do not start the burst in the last seconds of one.
+    const intoMinute = Date.now() % 60_000;
+    if (intoMinute > 50_000) await new Promise((r) => setTimeout(r, 60_500 - intoMinute));
+    const statuses = await Promise.all(Array.from({ length: 30 }, (_, i) => call(procs[i % 3]!.url, '/stripe/v1/customers/cus_x', { key: key.vault_key }).then((r) => r.status)));
+    expect(statuses.filter((s) => s === 404).length).toBe(10);
+    expect(statuses.filter((s) => s === 429).length).toBe(20);
+  }, 90_000);
+
   test('a key revoked on one instance is refused by the others on the very next request', async () => {
     const issued = await fetch(`${procs[1]!.url}/vault/keys`, {
       method: 'POST',

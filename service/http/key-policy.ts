@@ -1,0 +1,117 @@
+// Validation of a key's optional policy fields (design §5), shared by POST and PATCH /vault/keys. Money comes in
+// as US dollars and is stored as micro-dollars. Every problem is a 400 naming the field.
+import { z } from 'zod';
+import { ApiError } from '../errors';
+import { parseEndpointPattern } from '../policy/endpoints';
+import { fieldPath, RULE_NAMES } from '../policy/params';
+import { isTimeZone } from '../policy/window';
+import { microsToUsd, usdToMicros } from '../vendors/currency';
+import type { KeyPolicy, VendorAdapter } from '../vendors/types';
+
+// A dollar amount as a JSON number, or as a decimal string ("200", "12.50").
+export const usd = z.preprocess(
+  (v) => (typeof v === 'string' && /^\d+(\.\d+)?$/.test(v) ? Number(v) : v),
+  z
+    .number({ invalid_type_error: 'must be a number of US dollars' })
+    .finite()
+    .positive('must be greater than 0')
+    .max(1_000_000_000, 'must be at most 1000000000'),
+);
+
+const scalar = z.union([z.string().max(500), z.number().finite(), z.boolean()], { errorMap: () => ({ message: 'must be a string, number or boolean' }) });
+
+const FieldRuleSchema = z
+  .object({
+    eq: scalar.optional(),
+    in: z.array(scalar).min(1, 'must list at least one value').max(100).optional(),
+    min: z.number({ invalid_type_error: 'must be a number' }).finite().optional(),
+    max: z.number({ invalid_type_error: 'must be a number' }).finite().optional(),
+    forbidden: z.literal(true, { errorMap: () => ({ message: 'must be true' }) }).optional(),
+  })
+  .strict();
+
+const timezone = z.string().refine(isTimeZone, 'must be an IANA time zone such as Europe/Berlin or America/New_York');
+
+/** Fields a PATCH may set to null to remove them. */
+export const PolicyFields = {
+  max_usd_per_call: usd.nullable().optional(),
+  total_usd_cap: usd.nullable().optional(),
+  params: z.record(z.record(FieldRuleSchema)).nullable().optional(),
+  rate_limit: z
+    .object({ requests_per_minute: z.number().int('must be a whole number').min(1, 'must be at least 1').max(1_000_000) })
+    .strict()
+    .nullable()
+    .optional(),
+  timezone: timezone.nullable().optional(),
+  budget: z.string().regex(/^bud_[A-Za-z0-9]+$/, 'must be a budget id (bud_…)').nullable().optional(),
+  stripe_accounts: z.array(z.string().regex(/^acct_[A-Za-z0-9]+$/, 'Stripe account ids look like acct_…')).max(100).nullable().optional(),
+  metadata: z
+    .record(z.string().max(500))
+    .refine((m) => Object.keys(m).length <= 50, 'at most 50 entries')
+    .nullable()
+    .optional(),
+};
+
+type PolicyInput = { [K in keyof typeof PolicyFields]?: z.infer<(typeof PolicyFields)[K]> };
+
+const bad = (param: string, message: string): ApiError => new ApiError('invalid_request', `${param}: ${message}`, { param });
+
+function validateParams(params: NonNullable<PolicyInput['params']>, vendor: VendorAdapter): void {
+  for (const [source, fields] of Object.entries(params)) {
+    const pattern = parseEndpointPattern(source);
+    if (typeof pattern === 'string') throw bad(`params.${source}`, pattern);
+    for (const [field, rule] of Object.entries(fields)) {
+      const where = `params.${source}.${field}`;
+      if (fieldPath(field).length === 0) throw bad(where, 'is not a field name');
+      const given = RULE_NAMES.filter((r) => rule[r] !== undefined);
+      if (given.length === 0) throw bad(where, `give a rule: one of ${RULE_NAMES.join(', ')}`);
+      if (rule.forbidden && given.length > 1) throw bad(`${where}.forbidden`, 'cannot be combined with other rules');
+      if (rule.min !== undefined && rule.max !== undefined && rule.min > rule.max) throw bad(`${where}.min`, 'must not be greater than max');
+      const type = vendor.fieldTypes?.[field];
+      for (const r of ['min', 'max'] as const) {
+        if (rule[r] !== undefined && type !== undefined && type !== 'number') {
+          throw bad(`${where}.${r}`, `${r} applies to numbers, and ${vendor.name}'s ${field} is a ${type}`);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Merges validated policy input over an existing policy (null removes a field). `budgetExists` checks that a
+ * named budget belongs to the workspace.
+ */
+export async function applyPolicy(current: KeyPolicy, input: PolicyInput, vendor: VendorAdapter, budgetExists: (id: string) => Promise<boolean>): Promise<KeyPolicy> {
+  const next: KeyPolicy = { ...current };
+  const set = <K extends keyof KeyPolicy>(k: K, v: KeyPolicy[K] | null | undefined): void => {
+    if (v === undefined) return;
+    if (v === null) delete next[k];
+    else next[k] = v;
+  };
+  if (input.params) validateParams(input.params, vendor);
+  if (input.budget && !(await budgetExists(input.budget))) throw bad('budget', `no budget ${input.budget} in this workspace`);
+  if (input.stripe_accounts && vendor.id !== 'stripe') throw bad('stripe_accounts', 'applies only to Stripe keys');
+  set('max_per_call_micros', input.max_usd_per_call === null ? null : input.max_usd_per_call === undefined ? undefined : usdToMicros(input.max_usd_per_call));
+  set('total_cap_micros', input.total_usd_cap === null ? null : input.total_usd_cap === undefined ? undefined : usdToMicros(input.total_usd_cap));
+  set('params', input.params);
+  set('rate_limit', input.rate_limit);
+  set('timezone', input.timezone);
+  set('budget', input.budget);
+  set('stripe_accounts', input.stripe_accounts);
+  set('metadata', input.metadata);
+  return next;
+}
+
+/** The policy as the API shows it. */
+export function policyView(p: KeyPolicy): Record<string, unknown> {
+  return {
+    timezone: p.timezone ?? 'UTC',
+    ...(p.max_per_call_micros !== undefined ? { max_usd_per_call: microsToUsd(p.max_per_call_micros) } : {}),
+    ...(p.total_cap_micros !== undefined ? { total_usd_cap: microsToUsd(p.total_cap_micros) } : {}),
+    ...(p.params ? { params: p.params } : {}),
+    ...(p.rate_limit ? { rate_limit: p.rate_limit } : {}),
+    ...(p.budget ? { budget: p.budget } : {}),
+    ...(p.stripe_accounts ? { stripe_accounts: p.stripe_accounts } : {}),
+    ...(p.metadata ? { metadata: p.metadata } : {}),
+  };
+}
