@@ -3,7 +3,7 @@ import pino from 'pino';
 import request from 'supertest';
 import { loadConfig } from '../../service/config';
 import { startServer, type Running } from '../../service/server';
-import type { FakeStripe } from './fake-stripe';
+import { startFakeStripe, type FakeStripe } from './fake-stripe';
 import { createTestStore, type StoreName, type TestStore } from './stores';
 
 export const ADMIN_KEY = 'kb_test_admin_key_0123456789abcdef';
@@ -101,4 +101,22 @@ function rawRequest(base: string, path: string, method: string, headers: Record<
     req.on('error', fail);
     req.end(body);
   });
+}
+
+/**
+ * Registers beforeAll/afterAll hooks that start a fake Stripe and a service pointed at it; the returned object
+ * is filled in when the hooks have run.
+ */
+export function useStripeService(storeName: StoreName, extra: Record<string, string> = {}, clock?: () => number): { fake: FakeStripe; svc: TestService } {
+  const ctx = {} as { fake: FakeStripe; svc: TestService };
+  beforeAll(async () => {
+    ctx.fake = await startFakeStripe();
+    ctx.svc = await startTestService(storeName, ctx.fake, extra, clock);
+  });
+  afterAll(async () => {
+    await ctx.svc.running.close().catch(() => undefined);
+    await ctx.svc.store.drop();
+    await ctx.fake.close();
+  });
+  return ctx;
 }

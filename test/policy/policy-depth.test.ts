@@ -1,7 +1,7 @@
 // Per-call caps, parameter rules, rate limits, shared budgets, time zones, lifetime caps and policy updates,
 // through the running service on both stores.
-import { startFakeStripe, type FakeStripe } from '../helpers/fake-stripe';
-import { call, startTestService, type TestService } from '../helpers/service';
+import type { FakeStripe } from '../helpers/fake-stripe';
+import { call, useStripeService, type TestService } from '../helpers/service';
 import { describeEachStore } from '../helpers/stores';
 
 const forwarded = (fake: FakeStripe): number => fake.received.length;
@@ -12,14 +12,8 @@ describeEachStore('policy depth', (storeName) => {
   let now = Date.UTC(2026, 2, 8, 4, 30); // 2026-03-07 23:30 in New York, hours before the spring-forward change
   const count = async (table: string): Promise<number> => Number(((await svc.running.db.knex(table).count({ n: '*' })) as { n: number | string }[])[0]!.n);
 
-  beforeAll(async () => {
-    fake = await startFakeStripe();
-    svc = await startTestService(storeName, fake, {}, () => now);
-  });
-  afterAll(async () => {
-    await svc.close();
-    await fake.close();
-  });
+  const ctx = useStripeService(storeName, {}, () => now);
+  beforeAll(() => ({ fake, svc } = ctx));
   beforeEach(() => {
     now = Date.UTC(2026, 2, 8, 4, 30);
   });

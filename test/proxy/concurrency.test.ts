@@ -2,7 +2,7 @@
 // service processes sharing one PostgreSQL.
 import { startFakeStripe, type FakeStripe } from '../helpers/fake-stripe';
 import { spawnService, type ServiceProcess } from '../helpers/process';
-import { ADMIN_KEY, call, serviceEnv, startTestService, type TestService } from '../helpers/service';
+import { ADMIN_KEY, call, serviceEnv, useStripeService, type TestService } from '../helpers/service';
 import { createTestStore, describeEachStore, PG_ENABLED, type TestStore } from '../helpers/stores';
 
 const charges = (fake: FakeStripe): number => fake.received.filter((r) => r.method === 'POST' && r.path === '/v1/charges').length;
@@ -14,16 +14,10 @@ async function burst(urls: string[], vaultKey: string, n: number): Promise<numbe
 }
 
 describeEachStore('concurrent reservations', (storeName) => {
+  const ctx = useStripeService(storeName);
   let fake: FakeStripe;
   let svc: TestService;
-  beforeAll(async () => {
-    fake = await startFakeStripe();
-    svc = await startTestService(storeName, fake);
-  });
-  afterAll(async () => {
-    await svc.close();
-    await fake.close();
-  });
+  beforeAll(() => ({ fake, svc } = ctx));
 
   test('200 concurrent $1 charges against a $50 cap: exactly 50 forwarded, $50.00 spent, 200 audit rows', async () => {
     const key = await svc.issueKey({ vendor: 'stripe', daily_usd_cap: 50, allowed_endpoints: ['POST /v1/charges'], label: 'burst' });

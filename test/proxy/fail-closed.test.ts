@@ -1,20 +1,13 @@
 // Fail closed: no audit row, no forwarding; no store, no forwarding.
-import { startFakeStripe, type FakeStripe } from '../helpers/fake-stripe';
-import { call, startTestService, type TestService } from '../helpers/service';
+import type { FakeStripe } from '../helpers/fake-stripe';
+import { call, useStripeService, type TestService } from '../helpers/service';
 import { describeEachStore } from '../helpers/stores';
 
 describeEachStore('fail closed', (storeName) => {
+  const ctx = useStripeService(storeName);
   let fake: FakeStripe;
   let svc: TestService;
-  beforeAll(async () => {
-    fake = await startFakeStripe();
-    svc = await startTestService(storeName, fake);
-  });
-  afterAll(async () => {
-    await svc.running.close().catch(() => undefined);
-    await svc.store.drop();
-    await fake.close();
-  });
+  beforeAll(() => ({ fake, svc } = ctx));
 
   test('when the audit row cannot be written, nothing is forwarded and nothing is spent', async () => {
     const key = await svc.issueKey({ vendor: 'stripe', daily_usd_cap: 100, allowed_endpoints: ['POST /v1/charges', 'GET /v1/charges/{id}'] });

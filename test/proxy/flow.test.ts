@@ -1,6 +1,6 @@
 // The seed's flow end to end, on both stores, against a loopback fake Stripe.
-import { startFakeStripe, type FakeStripe } from '../helpers/fake-stripe';
-import { call, startTestService, type TestService } from '../helpers/service';
+import type { FakeStripe } from '../helpers/fake-stripe';
+import { call, useStripeService, type TestService } from '../helpers/service';
 import { describeEachStore } from '../helpers/stores';
 
 interface AuditRow {
@@ -30,14 +30,8 @@ describeEachStore('proxy flow', (storeName) => {
     return res.body.spent_today_usd as number;
   };
 
-  beforeAll(async () => {
-    fake = await startFakeStripe();
-    svc = await startTestService(storeName, fake, { KEYBRAKE_UPSTREAM_TIMEOUT_MS: '1500' });
-  });
-  afterAll(async () => {
-    await svc.close();
-    await fake.close();
-  });
+  const ctx = useStripeService(storeName, { KEYBRAKE_UPSTREAM_TIMEOUT_MS: '1500' });
+  beforeAll(() => ({ fake, svc } = ctx));
   beforeEach(() => {
     fake.override = undefined;
   });

@@ -1,8 +1,8 @@
 // The official stripe-node client, pointed at the proxy with a vault key as its API key (config from
 // shared/docs/vendors.md §5: the SDK has no base-path option, so its HTTP client adds the /stripe prefix).
 import Stripe from 'stripe';
-import { startFakeStripe, type FakeStripe } from '../helpers/fake-stripe';
-import { startTestService, type TestService } from '../helpers/service';
+import type { FakeStripe } from '../helpers/fake-stripe';
+import { useStripeService, type TestService } from '../helpers/service';
 import { describeEachStore } from '../helpers/stores';
 
 function stripeThroughProxy(proxyUrl: string, vaultKey: string): Stripe {
@@ -16,16 +16,10 @@ function stripeThroughProxy(proxyUrl: string, vaultKey: string): Stripe {
 }
 
 describeEachStore('official stripe client through the proxy', (storeName) => {
+  const ctx = useStripeService(storeName);
   let fake: FakeStripe;
   let svc: TestService;
-  beforeAll(async () => {
-    fake = await startFakeStripe();
-    svc = await startTestService(storeName, fake);
-  });
-  afterAll(async () => {
-    await svc.close();
-    await fake.close();
-  });
+  beforeAll(() => ({ fake, svc } = ctx));
 
   test('creates a payment intent, then gets a readable, non-retried error when the cap is hit', async () => {
     const key = await svc.issueKey({ vendor: 'stripe', daily_usd_cap: 30, allowed_endpoints: ['POST /v1/payment_intents', 'GET /v1/payment_intents/{id}'], expires_in: '2h' });
