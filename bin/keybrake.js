@@ -2,7 +2,7 @@
 'use strict';
 let cli;
 try {
-  cli = require('../dist/service/cli.js');
+  cli = require('../dist/cli/main.js');
 } catch (err) {
   if (err && err.code === 'MODULE_NOT_FOUND') {
     process.stderr.write('keybrake: not built yet; run `npm install` (it builds) or `npm run build` first\n');

@@ -5,7 +5,7 @@ import { ApiError, errorBody, errorHeaders } from './errors';
 import { createAdminRouter, type AdminDeps } from './http/admin-routes';
 import { createProxyHandler, type ProxyDeps } from './http/proxy-route';
 
-export type AppDeps = AdminDeps & ProxyDeps & { log: Logger };
+export type AppDeps = AdminDeps & ProxyDeps & { log: Logger; publicRoutes?: express.Router[] };
 
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
@@ -32,6 +32,8 @@ export function createApp(deps: AppDeps): express.Express {
       res.status(503).json({ status: 'unavailable', store: deps.db.dialect });
     }
   });
+
+  for (const router of deps.publicRoutes ?? []) app.use(router);
 
   app.use(express.json({ limit: '256kb', strict: true }));
   app.use(createAdminRouter(deps));

@@ -35,6 +35,7 @@ const EnvSchema = z.object({
   TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
   RESEND_API_KEY: z.string().min(1).optional(),
   KEYBRAKE_CONFIG: z.string().min(1, 'a path to a YAML file').optional(),
+  KEYBRAKE_PUBLIC_URL: httpUrl.optional(),
   KEYBRAKE_UPSTREAM_TIMEOUT_MS: positiveInt(30_000),
   KEYBRAKE_CONNECT_TIMEOUT_MS: positiveInt(10_000),
   KEYBRAKE_MAX_BODY_BYTES: positiveInt(1_048_576),
@@ -53,6 +54,8 @@ export interface Config {
   /** Base URL overrides by vendor id (KEYBRAKE_UPSTREAM_<VENDOR>). */
   upstreams: Record<string, string>;
   configFile: string | undefined;
+  /** The URL Dify reaches Keybrake at (for generated tool schemas); the request's own origin when unset. */
+  publicUrl: string | undefined;
   upstreamTimeoutMs: number;
   connectTimeoutMs: number;
   maxBodyBytes: number;
@@ -105,6 +108,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     envSecrets,
     upstreams,
     configFile: e.KEYBRAKE_CONFIG,
+    publicUrl: e.KEYBRAKE_PUBLIC_URL?.replace(/\/+$/, ''),
     upstreamTimeoutMs: e.KEYBRAKE_UPSTREAM_TIMEOUT_MS,
     connectTimeoutMs: e.KEYBRAKE_CONNECT_TIMEOUT_MS,
     maxBodyBytes: e.KEYBRAKE_MAX_BODY_BYTES,

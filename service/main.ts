@@ -1,8 +1,8 @@
 // Composition root: `npm start` and `keybrake serve`.
 import { ConfigError, loadConfig } from './config';
-import { startServer } from './server';
+import { startServer, type Extras } from './server';
 
-export async function main(env: Record<string, string | undefined>): Promise<void> {
+export async function main(env: Record<string, string | undefined>, extras: Extras = {}): Promise<void> {
   let config;
   try {
     config = loadConfig(env);
@@ -14,7 +14,7 @@ export async function main(env: Record<string, string | undefined>): Promise<voi
     throw err;
   }
   try {
-    const running = await startServer(config);
+    const running = await startServer(config, extras);
     const stop = (): void => {
       running.close().then(
         () => process.exit(0),
@@ -29,4 +29,3 @@ export async function main(env: Record<string, string | undefined>): Promise<voi
   }
 }
 
-if (require.main === module) void main(process.env);

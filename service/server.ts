@@ -1,6 +1,7 @@
 // Start-up: config → master key → database and migrations → admin key → HTTP server.
 import { chmodSync, existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
+import type { Router } from 'express';
 import { dirname, join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { createApp } from './app';
@@ -43,7 +44,15 @@ function sqliteMasterKey(sqlitePath: string, log: Logger): Buffer {
   return key;
 }
 
-export async function startServer(config: Config, opts: { log?: Logger; announce?: (line: string) => void; clock?: () => number } = {}): Promise<Running> {
+export interface Extras {
+  log?: Logger;
+  announce?: (line: string) => void;
+  clock?: () => number;
+  /** Public, unauthenticated routes added by the entry point (the Dify schema documents live outside service/). */
+  publicRoutes?: ((ctx: { publicUrl: string | undefined }) => Router)[];
+}
+
+export async function startServer(config: Config, opts: Extras = {}): Promise<Running> {
   const log = opts.log ?? pino({ level: config.logLevel, base: undefined, redact: ['req.headers.authorization', 'headers.authorization'] });
   const announce = opts.announce ?? ((line: string) => process.stderr.write(line + '\n'));
   const fileConfig = config.configFile ? loadConfigFile(config.configFile) : {};
@@ -78,6 +87,7 @@ export async function startServer(config: Config, opts: { log?: Logger; announce
     pricing: { fx: mergeFx(BUILTIN_FX, fileConfig.fx) },
     maxBodyBytes: config.maxBodyBytes,
     auditBodyBytes: config.auditBodyBytes,
+    publicRoutes: (opts.publicRoutes ?? []).map((make) => make({ publicUrl: config.publicUrl })),
   });
 
   const server = await new Promise<Server>((ok, fail) => {

@@ -13,7 +13,7 @@ export interface ServiceProcess {
 const ROOT = join(__dirname, '..', '..');
 
 export function spawnService(env: Record<string, string>): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, ['--require', 'tsx/cjs', join(ROOT, 'service', 'main.ts')], {
+  const child = spawn(process.execPath, ['--require', 'tsx/cjs', join(ROOT, 'cli', 'main.ts'), 'serve'], {
     cwd: ROOT,
     // Info level: the 'keybrake listening' line is how the test learns the port.
     env: { PATH: process.env.PATH ?? '', ...env, KEYBRAKE_LOG_LEVEL: 'info' },

@@ -2,7 +2,7 @@ import { request as httpRequest } from 'node:http';
 import pino from 'pino';
 import request from 'supertest';
 import { loadConfig } from '../../service/config';
-import { startServer, type Running } from '../../service/server';
+import { startServer, type Extras, type Running } from '../../service/server';
 import { startFakeStripe, type FakeStripe } from './fake-stripe';
 import { createTestStore, type StoreName, type TestStore } from './stores';
 
@@ -32,10 +32,10 @@ export function serviceEnv(store: TestStore, fake: FakeStripe | undefined, extra
   };
 }
 
-export async function startTestService(storeName: StoreName, fake?: FakeStripe, extra: Record<string, string> = {}, clock?: () => number): Promise<TestService> {
+export async function startTestService(storeName: StoreName, fake?: FakeStripe, extra: Record<string, string> = {}, extras: Pick<Extras, 'clock' | 'publicRoutes'> = {}): Promise<TestService> {
   const store = await createTestStore(storeName);
   const config = loadConfig(serviceEnv(store, fake, extra));
-  const running = await startServer(config, { log: pino({ level: 'silent' }), announce: () => undefined, ...(clock ? { clock } : {}) });
+  const running = await startServer(config, { log: pino({ level: 'silent' }), announce: () => undefined, ...extras });
   const admin = (): request.Agent => request.agent(running.url).set('authorization', `Bearer ${ADMIN_KEY}`);
   return {
     url: running.url,
@@ -111,7 +111,7 @@ export function useStripeService(storeName: StoreName, extra: Record<string, str
   const ctx = {} as { fake: FakeStripe; svc: TestService };
   beforeAll(async () => {
     ctx.fake = await startFakeStripe();
-    ctx.svc = await startTestService(storeName, ctx.fake, extra, clock);
+    ctx.svc = await startTestService(storeName, ctx.fake, extra, clock ? { clock } : {});
   });
   afterAll(async () => {
     await ctx.svc.running.close().catch(() => undefined);

@@ -1,11 +1,19 @@
-// `keybrake <command>`: I/O only. Key management talks to a running service's admin API.
+// `keybrake <command>`: I/O only. Key management talks to a running service's admin API; generators write files.
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { main } from './main';
+import { difyDocuments } from '../openapi/dify-routes';
+import { generateBackendSnippet, generateChatflow, generateDifyTool, GenerateError, generateHttpNode, type Generated } from '../openapi/generate';
+import { main } from '../service/main';
 
 const USAGE = `Usage: keybrake <command> [options]
 
 Commands:
   serve                                  start the service (same as npm start)
+  generate dify-tool --vendor V --proxy-url URL [--endpoints "POST /v1/x,GET /v1/y/{id}"]
+                     [--from-spec FILE --operations "opId,POST /v1/x"] [--format yaml|json] [--out FILE]
+  generate dify-http-node --vendor V --endpoint "POST /v1/x" --proxy-url URL [--out FILE]
+  generate dify-chatflow --vendor V --proxy-url URL [--endpoints …] [--out FILE]
+  generate backend-snippet --lang ts|python --vendor V [--endpoints …] [--daily-usd-cap N] [--expires-in 24h]
   keys create --vendor V --daily-usd-cap N --endpoints "POST /v1/x,GET /v1/y/{id}"
               [--expires-in 72h] [--label L]
   keys list [--label-prefix P] [--vendor V] [--status active|revoked|expired]
@@ -91,13 +99,65 @@ async function keys(args: string[], env: Env): Promise<number> {
   return 2;
 }
 
+function generate(args: string[]): number {
+  const [what, ...rest] = args;
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      vendor: { type: 'string' },
+      endpoints: { type: 'string' },
+      endpoint: { type: 'string' },
+      'proxy-url': { type: 'string' },
+      format: { type: 'string' },
+      out: { type: 'string' },
+      'from-spec': { type: 'string' },
+      operations: { type: 'string' },
+      lang: { type: 'string' },
+      'daily-usd-cap': { type: 'string' },
+      'expires-in': { type: 'string' },
+    },
+  });
+  if (values.format !== undefined && values.format !== 'yaml' && values.format !== 'json') throw new GenerateError(`--format must be yaml or json, not ${values.format}`);
+  const source = {
+    vendor: values.vendor,
+    endpoints: values.endpoints ?? values.endpoint,
+    fromSpec: values['from-spec'],
+    operations: values.operations,
+    proxyUrl: values['proxy-url'],
+    ...(values.format ? { format: values.format as 'yaml' | 'json' } : {}),
+  };
+  let out: Generated;
+  switch (what) {
+    case 'dify-tool':
+      out = generateDifyTool(source);
+      break;
+    case 'dify-http-node':
+      out = generateHttpNode(source);
+      break;
+    case 'dify-chatflow':
+      out = generateChatflow(source);
+      break;
+    case 'backend-snippet':
+      out = generateBackendSnippet({ lang: values.lang, vendor: values.vendor, endpoints: source.endpoints, dailyUsdCap: values['daily-usd-cap'], expiresIn: values['expires-in'] });
+      break;
+    default:
+      throw new GenerateError(`unknown generator "${what ?? ''}" (dify-tool, dify-http-node, dify-chatflow, backend-snippet)`);
+  }
+  for (const note of out.notes) process.stderr.write(`note: ${note}\n`);
+  if (values.out) writeFileSync(values.out, out.text);
+  else process.stdout.write(out.text);
+  return 0;
+}
+
 export async function run(argv: string[], env: Env): Promise<number | undefined> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
       case 'serve':
-        await main(env);
+        await main(env, { publicRoutes: [difyDocuments] });
         return undefined;
+      case 'generate':
+        return generate(rest);
       case 'keys':
         return await keys(rest, env);
       case undefined:
@@ -111,7 +171,14 @@ export async function run(argv: string[], env: Env): Promise<number | undefined>
         return 2;
     }
   } catch (err) {
-    process.stderr.write(`keybrake: ${(err as Error).message}\n`);
+    // Bad options and bad input: one line naming the problem.
+    process.stderr.write(`keybrake: ${(err as Error).message.split('\n')[0]}\n`);
     return 2;
   }
+}
+
+if (require.main === module) {
+  void run(process.argv.slice(2), process.env).then((code) => {
+    if (typeof code === 'number') process.exitCode = code;
+  });
 }
