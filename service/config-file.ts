@@ -1,47 +1,138 @@
-// KEYBRAKE_CONFIG: an optional YAML file. This version reads the FX table (`fx:`); bad content fails at start
-// naming the field.
+// KEYBRAKE_CONFIG: an optional YAML file with user-defined vendors, price tables and the FX table. Read once at
+// start by loadConfig; anything wrong stops the start with one line naming the vendor and the field.
 import { readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
 import { z } from 'zod';
-import { ConfigError } from './config';
+import { parseEndpointPattern } from './policy/endpoints';
+import type { PriceTables } from './vendors/prices';
 import type { FxTable } from './vendors/types';
+
+const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date such as 2026-11-27');
+const usd = z.number({ invalid_type_error: 'a number of US dollars' }).min(0, 'not negative');
+const table = z.record(z.string().regex(/^(\d{1,4}|default)$/, 'E.164 country prefixes (digits) or default'), usd);
+const fieldName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.[\]]*$/, 'a field name such as total or order.total');
+
+const PriceRule = z
+  .object({
+    fixed_usd: usd.optional(),
+    amount_field: fieldName.optional(),
+    currency_field: fieldName.optional(),
+    currency: z.string().regex(/^[a-zA-Z]{3}$/, 'a three-letter currency code').optional(),
+    units: z.enum(['minor', 'major']).optional(),
+    count_field: fieldName.optional(),
+    unit_usd: usd.optional(),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    const kinds = [r.fixed_usd !== undefined, r.amount_field !== undefined, r.count_field !== undefined].filter(Boolean).length;
+    if (kinds !== 1) ctx.addIssue({ code: 'custom', message: 'give exactly one of fixed_usd, amount_field or count_field' });
+    if (r.amount_field !== undefined && r.currency_field === undefined && r.currency === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['currency_field'], message: 'amount_field needs currency_field or a fixed currency' });
+    }
+    if (r.amount_field !== undefined && r.units === undefined) ctx.addIssue({ code: 'custom', path: ['units'], message: 'amount_field needs units: minor or major' });
+    if (r.count_field !== undefined && r.unit_usd === undefined) ctx.addIssue({ code: 'custom', path: ['unit_usd'], message: 'count_field needs unit_usd' });
+  });
+
+const endpointMatch = z.string().refine((s) => typeof parseEndpointPattern(s) !== 'string', 'an endpoint such as "POST /v1/orders" (METHOD /path)');
+
+const VendorSchema = z
+  .object({
+    name: z.string().min(1).max(100).optional(),
+    base_url: z.string().url('an http(s) URL').refine((u) => /^https?:\/\//.test(u), 'an http(s) URL'),
+    auth: z
+      .object({
+        style: z.enum(['bearer', 'basic', 'header', 'query']),
+        header: z.string().regex(/^[A-Za-z0-9-]+$/, 'a header name').optional(),
+        query_param: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'a query parameter name').optional(),
+        secret_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name').optional(),
+        username_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name').optional(),
+      })
+      .strict()
+      .superRefine((a, ctx) => {
+        if (a.style === 'header' && !a.header) ctx.addIssue({ code: 'custom', path: ['header'], message: 'style header needs header: <name>' });
+        if (a.style === 'query' && !a.query_param) ctx.addIssue({ code: 'custom', path: ['query_param'], message: 'style query needs query_param: <name>' });
+      }),
+    body: z.enum(['json', 'form']).default('json'),
+    unpriced_writes: z.enum(['refuse', 'free']).default('refuse'),
+    endpoints: z.array(z.object({ match: endpointMatch, price: PriceRule }).strict()).default([]),
+  })
+  .strict();
+
+const RESERVED = ['vault', 'vendors', 'budgets', 'dify', 'healthz', 'metrics', 'audit', 'usage', 'console', 'webhooks'];
 
 const FileSchema = z
   .object({
     fx: z
       .object({
-        taken: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date such as 2026-11-27'),
+        taken: date,
         margin_pct: z.number().min(0).max(50).optional(),
         rates: z.record(z.string().regex(/^[a-z]{3}$/, 'lower-case ISO currency codes'), z.number().positive('a positive number of USD per unit')),
       })
       .strict()
       .optional(),
+    prices: z
+      .object({
+        twilio: z
+          .object({ taken: date, sms_per_segment: table.optional(), mms_per_message: table.optional(), voice_per_minute: table.optional(), max_call_seconds: z.number().int().min(1).max(14_400).optional() })
+          .strict()
+          .optional(),
+        resend: z.object({ taken: date, per_email: usd }).strict().optional(),
+      })
+      .strict()
+      .optional(),
+    vendors: z.record(z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, 'vendor ids are lower case: letters, digits and -'), VendorSchema).optional(),
   })
   .strict();
 
+export type CustomVendorConfig = z.infer<typeof VendorSchema> & { id: string };
+type File = z.infer<typeof FileSchema>;
+
 export interface FileConfig {
-  fx?: { taken: string; marginPct?: number; rates: Record<string, number> };
+  fx?: File['fx'];
+  prices?: File['prices'];
+  vendors: CustomVendorConfig[];
 }
 
-export function loadConfigFile(path: string): FileConfig {
+/** Reads and validates the file; returns an error line (without the variable name) or the config. */
+export function loadConfigFile(path: string, builtinVendors: readonly string[]): FileConfig | string {
   let doc: unknown;
   try {
     doc = yaml.load(readFileSync(path, 'utf8'), { schema: yaml.CORE_SCHEMA });
   } catch (err) {
-    throw new ConfigError(`KEYBRAKE_CONFIG: cannot read ${path}: ${(err as Error).message.split('\n')[0]}`);
+    return `cannot read ${path}: ${(err as Error).message.split('\n')[0]}`;
   }
   const parsed = FileSchema.safeParse(doc ?? {});
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
+    const issue = parsed.error.issues.find((i) => i.code === 'unrecognized_keys') ?? parsed.error.issues[0];
     const where = issue?.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]].join('.') : issue?.path.join('.');
-    const what = issue?.code === 'unrecognized_keys' ? 'is not a known setting (this version reads: fx)' : `expected ${issue?.message}`;
-    throw new ConfigError(`KEYBRAKE_CONFIG: ${path}: ${where || 'top level'}: ${what}`);
+    const what = issue?.code === 'unrecognized_keys' ? 'is not a known setting' : `expected ${issue?.message}`;
+    return `${path}: ${where || 'top level'}: ${what}`;
   }
-  const fx = parsed.data.fx;
-  return fx ? { fx: { taken: fx.taken, rates: fx.rates, ...(fx.margin_pct !== undefined ? { marginPct: fx.margin_pct } : {}) } } : {};
+  const vendors = Object.entries(parsed.data.vendors ?? {}).map(([id, v]) => ({ ...v, id }));
+  for (const v of vendors) {
+    if (builtinVendors.includes(v.id) || RESERVED.includes(v.id)) return `${path}: vendors.${v.id}: the id ${v.id} is taken; choose another`;
+  }
+  return { ...(parsed.data.fx ? { fx: parsed.data.fx } : {}), ...(parsed.data.prices ? { prices: parsed.data.prices } : {}), vendors };
 }
 
 export function mergeFx(base: FxTable, override: FileConfig['fx']): FxTable {
   if (!override) return base;
-  return { taken: override.taken, marginPct: override.marginPct ?? base.marginPct, rates: { ...base.rates, ...override.rates, usd: 1 } };
+  return { taken: override.taken, marginPct: override.margin_pct ?? base.marginPct, rates: { ...base.rates, ...override.rates, usd: 1 } };
+}
+
+export function mergePrices(base: PriceTables, override: FileConfig['prices']): PriceTables {
+  const t = override?.twilio;
+  const r = override?.resend;
+  return {
+    twilio: t
+      ? {
+          taken: t.taken,
+          sms_per_segment: { ...base.twilio.sms_per_segment, ...t.sms_per_segment },
+          mms_per_message: { ...base.twilio.mms_per_message, ...t.mms_per_message },
+          voice_per_minute: { ...base.twilio.voice_per_minute, ...t.voice_per_minute },
+          max_call_seconds: t.max_call_seconds ?? base.twilio.max_call_seconds,
+        }
+      : base.twilio,
+    resend: r ? { taken: r.taken, per_email: r.per_email } : base.resend,
+  };
 }

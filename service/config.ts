@@ -1,7 +1,11 @@
 // Environment becomes typed config here, once (design §2); no other module reads process.env.
 import { z } from 'zod';
+import { loadConfigFile, mergeFx, mergePrices, type CustomVendorConfig } from './config-file';
 import { parseKey32 } from './crypto';
+import { BUILTIN_FX } from './vendors/currency';
+import { BUILTIN_PRICES, type PriceTables } from './vendors/prices';
 import { BUILTIN_VENDOR_IDS } from './vendors/registry';
+import type { FxTable } from './vendors/types';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -54,6 +58,9 @@ export interface Config {
   /** Base URL overrides by vendor id (KEYBRAKE_UPSTREAM_<VENDOR>). */
   upstreams: Record<string, string>;
   configFile: string | undefined;
+  fx: FxTable;
+  prices: PriceTables;
+  customVendors: CustomVendorConfig[];
   /** The URL Dify reaches Keybrake at (for generated tool schemas); the request's own origin when unset. */
   publicUrl: string | undefined;
   upstreamTimeoutMs: number;
@@ -82,8 +89,14 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError('TWILIO_AUTH_TOKEN: expected TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN to be set together');
   }
 
+  let file: ReturnType<typeof loadConfigFile> = { vendors: [] };
+  if (e.KEYBRAKE_CONFIG !== undefined) {
+    file = loadConfigFile(e.KEYBRAKE_CONFIG, BUILTIN_VENDOR_IDS);
+    if (typeof file === 'string') throw new ConfigError(`KEYBRAKE_CONFIG: ${file}`);
+  }
+
   const upstreams: Record<string, string> = {};
-  for (const id of BUILTIN_VENDOR_IDS) {
+  for (const id of [...BUILTIN_VENDOR_IDS, ...file.vendors.map((v) => v.id)]) {
     const name = `KEYBRAKE_UPSTREAM_${id.toUpperCase()}`;
     const value = present[name];
     if (value === undefined) continue;
@@ -98,6 +111,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     envSecrets.twilio = { account_sid: e.TWILIO_ACCOUNT_SID, auth_token: e.TWILIO_AUTH_TOKEN };
   }
   if (e.RESEND_API_KEY) envSecrets.resend = { api_key: e.RESEND_API_KEY };
+  for (const v of file.vendors) {
+    const secret = v.auth.secret_env ? present[v.auth.secret_env] : undefined;
+    const username = v.auth.username_env ? present[v.auth.username_env] : undefined;
+    if (secret !== undefined) envSecrets[v.id] = { secret, ...(username !== undefined ? { username } : {}) };
+  }
 
   return {
     port: e.PORT,
@@ -108,6 +126,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     envSecrets,
     upstreams,
     configFile: e.KEYBRAKE_CONFIG,
+    fx: mergeFx(BUILTIN_FX, file.fx),
+    prices: mergePrices(BUILTIN_PRICES, file.prices),
+    customVendors: file.vendors,
     publicUrl: e.KEYBRAKE_PUBLIC_URL?.replace(/\/+$/, ''),
     upstreamTimeoutMs: e.KEYBRAKE_UPSTREAM_TIMEOUT_MS,
     connectTimeoutMs: e.KEYBRAKE_CONNECT_TIMEOUT_MS,

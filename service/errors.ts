@@ -55,10 +55,20 @@ function errorType(status: number): string {
   return 'invalid_request_error';
 }
 
-export function errorBody(err: ApiError): { error: Record<string, unknown> } {
+/**
+ * `error` is what stripe-node reads; the top-level `message` and `code` are what twilio-node's RestException
+ * reads, and `name`, `message` and `statusCode` what the resend SDK returns as its error.
+ */
+export function errorBody(err: ApiError): Record<string, unknown> {
   const extra: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(err.details)) if (v !== undefined) extra[k] = v;
-  return { error: { type: errorType(err.status), code: err.code, message: err.message, ...extra } };
+  return {
+    error: { type: errorType(err.status), code: err.code, message: err.message, ...extra },
+    message: err.message,
+    code: err.code,
+    name: err.code,
+    statusCode: err.status,
+  };
 }
 
 /** Headers every denial carries: stripe-node and openai-node skip their retry loops on these. */

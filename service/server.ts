@@ -6,7 +6,6 @@ import { dirname, join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { createApp } from './app';
 import type { Config } from './config';
-import { loadConfigFile, mergeFx } from './config-file';
 import { randomBytes } from 'node:crypto';
 import { parseKey32, SecretBox } from './crypto';
 import { Upstreams } from './proxy/forward';
@@ -15,7 +14,7 @@ import { purgeRateWindows } from './store/ledger';
 import { openDb, type Db } from './store/db';
 import { migrate } from './store/migrations';
 import { CredentialResolver } from './vendors/credentials';
-import { BUILTIN_FX } from './vendors/currency';
+import { customAdapter } from './vendors/custom';
 import { createRegistry } from './vendors/registry';
 
 export interface Running {
@@ -55,7 +54,6 @@ export interface Extras {
 export async function startServer(config: Config, opts: Extras = {}): Promise<Running> {
   const log = opts.log ?? pino({ level: config.logLevel, base: undefined, redact: ['req.headers.authorization', 'headers.authorization'] });
   const announce = opts.announce ?? ((line: string) => process.stderr.write(line + '\n'));
-  const fileConfig = config.configFile ? loadConfigFile(config.configFile) : {};
   const masterKey = config.masterKey ?? (config.store.kind === 'sqlite' ? sqliteMasterKey(config.store.path, log) : undefined);
   if (!masterKey) throw new Error('KEYBRAKE_MASTER_KEY is required');
 
@@ -72,7 +70,7 @@ export async function startServer(config: Config, opts: Extras = {}): Promise<Ru
   }
 
   const box = new SecretBox(masterKey);
-  const registry = createRegistry(config.upstreams);
+  const registry = createRegistry(config.upstreams, config.customVendors.map(customAdapter));
   const upstreams = new Upstreams({ connectTimeoutMs: config.connectTimeoutMs, timeoutMs: config.upstreamTimeoutMs, maxResponseBytes: 16 * 1024 * 1024 });
   const credentials = new CredentialResolver(db, box, config.envSecrets, opts.clock);
   const app = createApp({
@@ -84,7 +82,7 @@ export async function startServer(config: Config, opts: Extras = {}): Promise<Ru
     adminKey: config.adminKey,
     clock: opts.clock ?? Date.now,
     log,
-    pricing: { fx: mergeFx(BUILTIN_FX, fileConfig.fx) },
+    pricing: { fx: config.fx, prices: config.prices },
     maxBodyBytes: config.maxBodyBytes,
     auditBodyBytes: config.auditBodyBytes,
     publicRoutes: (opts.publicRoutes ?? []).map((make) => make({ publicUrl: config.publicUrl })),

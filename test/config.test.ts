@@ -2,7 +2,6 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../service/config';
-import { loadConfigFile, mergeFx } from '../service/config-file';
 import { parseKey32, safeEqual, SecretBox } from '../service/crypto';
 import { BUILTIN_FX } from '../service/vendors/currency';
 
@@ -43,19 +42,36 @@ describe('configuration', () => {
     expect((error as Error).message).not.toContain('\n');
   });
 
-  test('KEYBRAKE_CONFIG overrides FX rates and refuses unknown settings by name', () => {
+  test('KEYBRAKE_CONFIG overrides FX rates and prices, and refuses unknown settings by name', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kb-config-'));
-    const good = join(dir, 'good.yaml');
-    writeFileSync(good, 'fx:\n  taken: "2026-11-27"\n  margin_pct: 1\n  rates:\n    eur: 1.2\n    sek: 0.1\n');
-    const fx = mergeFx(BUILTIN_FX, loadConfigFile(good).fx);
-    expect(fx).toMatchObject({ taken: '2026-11-27', marginPct: 1 });
-    expect([fx.rates.eur, fx.rates.sek, fx.rates.jpy]).toEqual([1.2, 0.1, BUILTIN_FX.rates.jpy]);
-    const bad = join(dir, 'bad.yaml');
-    writeFileSync(bad, 'fx:\n  taken: "2026-11-27"\n  rates:\n    EUR: -1\n');
-    expect(() => loadConfigFile(bad)).toThrow(/KEYBRAKE_CONFIG: .*fx\.rates\.EUR/);
-    const unknown = join(dir, 'unknown.yaml');
-    writeFileSync(unknown, 'vendors: {}\n');
-    expect(() => loadConfigFile(unknown)).toThrow(/vendors: is not a known setting/);
+    const write = (name: string, text: string): string => {
+      const file = join(dir, name);
+      writeFileSync(file, text);
+      return file;
+    };
+    const good = write('good.yaml', 'fx:\n  taken: "2026-11-27"\n  margin_pct: 1\n  rates:\n    eur: 1.2\n    sek: 0.1\nprices:\n  resend: { taken: "2026-11-27", per_email: 0.001 }\n  twilio: { taken: "2026-11-27", sms_per_segment: { "44": 0.06 } }\n');
+    const c = loadConfig({ KEYBRAKE_CONFIG: good });
+    expect(c.fx).toMatchObject({ taken: '2026-11-27', marginPct: 1 });
+    expect([c.fx.rates.eur, c.fx.rates.sek, c.fx.rates.jpy]).toEqual([1.2, 0.1, BUILTIN_FX.rates.jpy]);
+    expect(c.prices.resend).toEqual({ taken: '2026-11-27', per_email: 0.001 });
+    expect([c.prices.twilio.sms_per_segment['44'], c.prices.twilio.sms_per_segment['1']]).toEqual([0.06, 0.0145]);
+    const fail = (text: string): string => {
+      try {
+        loadConfig({ KEYBRAKE_CONFIG: write('bad.yaml', text) });
+      } catch (e) {
+        expect((e as Error).message).not.toContain('\n');
+        return (e as Error).message;
+      }
+      throw new Error('expected a ConfigError');
+    };
+    expect(fail('fx:\n  taken: "2026-11-27"\n  rates:\n    EUR: -1\n')).toMatch(/^KEYBRAKE_CONFIG: .*fx\.rates\.EUR/);
+    expect(fail('webhooks: {}\n')).toMatch(/webhooks: is not a known setting/);
+    expect(fail('vendors:\n  acme:\n    base_url: ftp://x\n    auth: { style: bearer }\n')).toMatch(/vendors\.acme\.base_url: expected an http\(s\) URL/);
+    expect(fail('vendors:\n  acme:\n    base_url: https://api.acme.test\n    auth: { style: header }\n')).toMatch(/vendors\.acme\.auth\.header: expected style header needs header/);
+    expect(fail('vendors:\n  acme:\n    base_url: https://api.acme.test\n    auth: { style: bearer }\n    endpoints:\n      - match: POST /v1/x\n        price: { fixed_usd: 1, count_field: n }\n')).toMatch(/vendors\.acme\.endpoints\.0\.price: expected give exactly one of/);
+    expect(fail('vendors:\n  acme:\n    base_url: https://api.acme.test\n    auth: { style: bearer }\n    endpoints:\n      - match: SEND /v1/x\n        price: { fixed_usd: 1 }\n')).toMatch(/vendors\.acme\.endpoints\.0\.match/);
+    expect(fail('vendors:\n  stripe:\n    base_url: https://api.acme.test\n    auth: { style: bearer }\n')).toMatch(/vendors\.stripe: the id stripe is taken/);
+    expect(fail('vendors:\n  acme:\n    base_url: https://api.acme.test\n    auth: { style: bearer }\n    endpoints:\n      - match: POST /v1/x\n        price: { amount_field: total }\n')).toMatch(/vendors\.acme\.endpoints\.0\.price\.currency_field: expected amount_field needs currency_field/);
   });
 });
 

@@ -43,6 +43,7 @@ export const PolicyFields = {
     .nullable()
     .optional(),
   timezone: timezone.nullable().optional(),
+  max_call_seconds: z.number().int('must be a whole number of seconds').min(1, 'must be at least 1').max(14_400, 'must be at most 14400 (4 hours)').nullable().optional(),
   budget: z.string().regex(/^bud_[A-Za-z0-9]+$/, 'must be a budget id (bud_…)').nullable().optional(),
   stripe_accounts: z.array(z.string().regex(/^acct_[A-Za-z0-9]+$/, 'Stripe account ids look like acct_…')).max(100).nullable().optional(),
   metadata: z
@@ -96,6 +97,8 @@ export async function applyPolicy(current: KeyPolicy, input: PolicyInput, vendor
   set('params', input.params);
   set('rate_limit', input.rate_limit);
   set('timezone', input.timezone);
+  if (input.max_call_seconds && vendor.id !== 'twilio') throw bad('max_call_seconds', 'applies only to Twilio keys');
+  set('max_call_seconds', input.max_call_seconds);
   set('budget', input.budget);
   set('stripe_accounts', input.stripe_accounts);
   set('metadata', input.metadata);
@@ -110,6 +113,7 @@ export function policyView(p: KeyPolicy): Record<string, unknown> {
     ...(p.total_cap_micros !== undefined ? { total_usd_cap: microsToUsd(p.total_cap_micros) } : {}),
     ...(p.params ? { params: p.params } : {}),
     ...(p.rate_limit ? { rate_limit: p.rate_limit } : {}),
+    ...(p.max_call_seconds !== undefined ? { max_call_seconds: p.max_call_seconds } : {}),
     ...(p.budget ? { budget: p.budget } : {}),
     ...(p.stripe_accounts ? { stripe_accounts: p.stripe_accounts } : {}),
     ...(p.metadata ? { metadata: p.metadata } : {}),

@@ -19,7 +19,7 @@ import { DEFAULT_WORKSPACE } from '../store/admin-keys';
 import type { CredentialResolver } from '../vendors/credentials';
 import { microsToUsd } from '../vendors/currency';
 import type { VendorRegistry } from '../vendors/registry';
-import type { CanonicalRequest, FormObject, PricingContext, VendorAdapter } from '../vendors/types';
+import type { CanonicalRequest, FormObject, JsonObject, PricingContext, VendorAdapter, VendorRoute } from '../vendors/types';
 import { presentedVaultKey } from './vault-key';
 
 export interface ProxyDeps {
@@ -55,8 +55,11 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | '
   return Buffer.concat(chunks);
 }
 
-function encodeBody(vendor: VendorAdapter, body: FormObject): string {
-  return vendor.bodyEncoding === 'form' ? encodeForm(body) : JSON.stringify(body);
+/** The bytes the vendor receives: form vendors get their encoding back, JSON vendors JSON (a batch's bare array). */
+function encodeBody(vendor: VendorAdapter, body: JsonObject, route: VendorRoute | undefined): string {
+  if (vendor.bodyEncoding === 'form') return encodeForm(body as FormObject, vendor.repeatableFields);
+  if (route?.arrayBody && vendor.arrayBodyField) return JSON.stringify(body[vendor.arrayBodyField] ?? []);
+  return JSON.stringify(body);
 }
 
 function send(res: ServerResponse, status: number, headers: Record<string, string>, body: Buffer | string): void {
@@ -103,17 +106,19 @@ export function createProxyHandler(deps: ProxyDeps) {
 
     let decision: Decision = decide({ key, vendor, request, now, pricing: deps.pricing });
     if (decision.kind === 'deny' && decision.code === 'bad_request' && tooLarge) decision = { ...decision, code: 'body_too_large' };
-    const canonical = 'error' in request ? undefined : request;
-    const forwardedBody = canonical && canonical.method !== 'GET' && canonical.method !== 'DELETE' && Object.keys(canonical.body).length > 0 ? encodeBody(vendor, canonical.body) : undefined;
+    // What is forwarded: the request as the decision left it (a vendor may have made it safe, e.g. TimeLimit).
+    const canonical = decision.kind === 'allow' ? decision.request : 'error' in request ? undefined : request;
+    const route = decision.kind === 'allow' ? decision.route : undefined;
+    const hasBody = canonical !== undefined && canonical.method !== 'GET' && canonical.method !== 'DELETE' && Object.keys(canonical.body).length > 0;
+    const forwardedBody = hasBody ? encodeBody(vendor, canonical.body, route) : undefined;
     const auditedBody = canonical
-      ? forwardedBody === undefined
-        ? null
-        : truncate(encodeBody(vendor, redactTree(canonical.body) as FormObject), deps.auditBodyBytes)
+      ? hasBody
+        ? truncate(encodeBody(vendor, redactTree(canonical.body), route), deps.auditBodyBytes)
+        : null
       : body === 'too_large' || body.length === 0
         ? null
         : truncate(maskCardNumbers(body.toString('utf8')), deps.auditBodyBytes);
     const queryString = canonical ? encodeForm(canonical.query) : '';
-    const pathAndQuery = canonical ? canonical.path + (queryString ? `?${queryString}` : '') : rawUrl.split('?')[0] ?? '';
 
     const entry: AuditEntry = {
       id: auditId,
@@ -170,11 +175,18 @@ export function createProxyHandler(deps: ProxyDeps) {
       return refuse(new ApiError('upstream_unreachable', `Keybrake has no ${vendor.name} secret configured; an operator must set it (environment or PUT /vendors/${vendor.id}/credentials).`));
     }
 
+    // The path the vendor receives (Twilio's carries the real Account SID); it is what the audit records.
+    const upstreamPath = vendor.rewritePath ? vendor.rewritePath(entry.path, credentials) : entry.path;
+    const authQuery = vendor.authQuery ? new URLSearchParams(vendor.authQuery(credentials)).toString() : '';
+    const fullQuery = [queryString, authQuery].filter((q) => q !== '').join('&');
+    const pathAndQuery = upstreamPath + (fullQuery ? `?${fullQuery}` : '');
+
     // Take the rate window, reserve against every cap and write the audit row before anything is forwarded.
     const limits = limitsFor(liveKey, now);
     const micros = decision.micros;
     const reservedEntry: AuditEntry = {
       ...entry,
+      path: upstreamPath.slice(0, 1024),
       windowStart: limits.keyWindow.start,
       budgetId: liveKey.budget?.id ?? null,
       budgetWindow: limits.budgetWindow?.start ?? null,
@@ -220,7 +232,7 @@ export function createProxyHandler(deps: ProxyDeps) {
         parsed = undefined;
       }
       if (upstream.status >= 200 && upstream.status < 300) {
-        finalMicros = decision.route?.settle?.(parsed, deps.pricing) ?? micros;
+        finalMicros = route?.settle?.(parsed, deps.pricing) ?? micros;
       } else if (vendor.releasesReservation(upstream.status)) {
         finalMicros = 0;
       } else {

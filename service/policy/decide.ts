@@ -31,7 +31,7 @@ export interface KeyRecord {
 }
 
 export type Decision =
-  | { kind: 'allow'; micros: number; route: VendorRoute | undefined; basis: string }
+  | { kind: 'allow'; micros: number; route: VendorRoute | undefined; basis: string; request: CanonicalRequest }
   | { kind: 'deny'; code: ErrorCode; message: string; micros?: number };
 
 export interface DecideInput {
@@ -76,12 +76,18 @@ export function decide(input: DecideInput): Decision {
   }
   const route = findRoute(vendor, request);
   if (typeof route === 'string') return deny('bad_request', `Request refused: ${route}.`);
+  let req: CanonicalRequest = request;
+  if (route?.prepare) {
+    const prepared = route.prepare(request, key.policy, input.pricing);
+    if (typeof prepared === 'string') return deny('bad_request', `Request refused: ${prepared}.`);
+    req = prepared;
+  }
 
-  const headerProblem = vendor.checkHeaders?.(request, key.policy);
+  const headerProblem = vendor.checkHeaders?.(req, key.policy);
   if (headerProblem !== undefined) return deny('parameter_not_allowed', `Request refused: ${headerProblem}.`);
-  const fields = request.method === 'GET' || request.method === 'DELETE' ? request.query : request.body;
+  const fields = req.method === 'GET' || req.method === 'DELETE' ? req.query : req.body;
   for (const rules of key.paramRules) {
-    if (matchEndpoint(rules.pattern, request.method, request.segments) !== 'exact') continue;
+    if (matchEndpoint(rules.pattern, req.method, req.segments) !== 'exact') continue;
     for (const [name, rule] of Object.entries(rules.fields)) {
       const problem = checkField(name, rule, fields);
       if (problem !== undefined) {
@@ -90,18 +96,19 @@ export function decide(input: DecideInput): Decision {
     }
   }
 
-  if (route === undefined) return { kind: 'allow', micros: 0, route: undefined, basis: 'no charge' };
+  const free = { kind: 'allow', micros: 0, route, basis: 'no charge', request: req } as const;
+  if (route === undefined) return free;
   if (!route.price) {
     if (route.moneyMoving) {
-      return deny('cost_unknown', `${request.method} ${request.path} moves money and Keybrake cannot price it yet, so it is refused.`);
+      return deny('cost_unknown', `${req.method} ${req.path} moves money and Keybrake cannot price it yet, so it is refused.`);
     }
-    return { kind: 'allow', micros: 0, route, basis: 'no charge' };
+    return free;
   }
-  const price = route.price(request, input.pricing);
+  const price = route.price(req, input.pricing);
   if (price.kind === 'unknown') {
     return deny('cost_unknown', `Keybrake cannot price this ${vendor.name} call, so it is refused: ${price.reason}.`);
   }
-  if (price.kind === 'free') return { kind: 'allow', micros: 0, route, basis: 'no charge' };
+  if (price.kind === 'free') return free;
   const perCall = key.policy.max_per_call_micros;
   if (perCall !== undefined && price.micros > perCall) {
     return {
@@ -112,5 +119,5 @@ export function decide(input: DecideInput): Decision {
       micros: price.micros,
     };
   }
-  return { kind: 'allow', micros: price.micros, route, basis: price.basis };
+  return { kind: 'allow', micros: price.micros, route, basis: price.basis, request: req };
 }

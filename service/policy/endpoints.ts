@@ -65,3 +65,10 @@ export function matchEndpoint(pattern: EndpointPattern, method: string, segments
   if (segments.length !== pat.length) return 'none';
   return caseMismatch ? 'case-mismatch' : 'exact';
 }
+
+/** Parses a pattern that is known to be valid (vendor route tables); throws otherwise. */
+export function pattern(source: string): EndpointPattern {
+  const p = parseEndpointPattern(source);
+  if (typeof p === 'string') throw new Error(p);
+  return p;
+}

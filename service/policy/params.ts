@@ -1,6 +1,6 @@
 // Parameter rules on a request's own fields (design §5): eq, in, min, max, forbidden. They are checked on the
 // canonical parsed body (or query, for reads): the same tree that is priced and forwarded.
-import type { FormObject, FormValue } from '../vendors/types';
+import type { JsonObject, JsonValue } from '../vendors/types';
 
 export type Scalar = string | number | boolean;
 
@@ -22,24 +22,25 @@ export function fieldPath(name: string): string[] {
   return name.replace(/\[([^\]]*)\]/g, '.$1').split('.').filter((p) => p !== '');
 }
 
-function lookup(tree: FormObject, path: string[]): FormValue | undefined {
-  let node: FormValue | undefined = tree;
+function lookup(tree: JsonObject, path: string[]): JsonValue | undefined {
+  let node: JsonValue | undefined = tree;
   for (const part of path) {
-    if (node === undefined || typeof node === 'string') return undefined;
+    if (node === undefined || node === null || typeof node !== 'object') return undefined;
     node = Array.isArray(node) ? node[Number(part)] : node[part];
   }
-  return node;
+  // A JSON null means "not given", as an empty form value does for Stripe.
+  return node === null ? undefined : node;
 }
 
 const NUMBER = /^-?\d+(\.\d+)?$/;
 
 /** Checks one field against its rule; returns why it fails, or undefined. */
-export function checkField(name: string, rule: FieldRule, tree: FormObject): string | undefined {
-  const value = lookup(tree, fieldPath(name));
-  if (rule.forbidden) return value === undefined ? undefined : `${name} is forbidden for this key`;
-  if (value !== undefined && typeof value !== 'string') {
-    return rule.eq !== undefined || rule.in !== undefined || rule.min !== undefined || rule.max !== undefined ? `${name} must be a single value` : undefined;
-  }
+export function checkField(name: string, rule: FieldRule, tree: JsonObject): string | undefined {
+  const raw = lookup(tree, fieldPath(name));
+  if (rule.forbidden) return raw === undefined ? undefined : `${name} is forbidden for this key`;
+  if (raw !== undefined && typeof raw === 'object') return `${name} must be a single value`;
+  // Form bodies carry text, JSON bodies typed values: compare both as their text.
+  const value = raw === undefined ? undefined : String(raw);
   if (rule.eq !== undefined && value !== String(rule.eq)) {
     return value === undefined ? `${name} is required and must equal ${String(rule.eq)}` : `${name} must equal ${String(rule.eq)}, not ${value}`;
   }

@@ -1,9 +1,9 @@
 // Turns an inbound request into its one canonical form (design §4: what is forwarded is exactly what was priced
 // and checked). Anything a vendor could read differently from us is refused rather than normalised silently:
 // encoded slashes and dots, dot segments, empty segments, `;` parameters, method overrides, ambiguous bodies.
-import type { CanonicalRequest, FormObject, VendorAdapter } from '../vendors/types';
+import type { CanonicalRequest, FormObject, JsonObject, VendorAdapter } from '../vendors/types';
 import { BodyError, parseForm } from './form';
-import { parseJsonObject } from './strict-json';
+import { parseStrictJson, toFormTree } from './strict-json';
 
 const METHOD_OVERRIDE_HEADERS = ['x-http-method-override', 'x-http-method', 'x-method-override'];
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -31,8 +31,8 @@ export function canonicalPath(rawPath: string): { segments: string[]; path: stri
   return { segments, path: '/' + segments.map((s) => encodeURIComponent(s)).join('/') };
 }
 
-function parseBody(contentType: string | undefined, body: Buffer): FormObject {
-  if (body.length === 0) return Object.create(null) as FormObject;
+function parseBody(contentType: string | undefined, body: Buffer, vendor: VendorAdapter): JsonObject {
+  if (body.length === 0) return Object.create(null) as JsonObject;
   const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
   const charset = /charset=([^;]+)/i.exec(contentType ?? '')?.[1]?.trim().toLowerCase();
   if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
@@ -44,8 +44,21 @@ function parseBody(contentType: string | undefined, body: Buffer): FormObject {
   } catch {
     throw new BodyError('body is not valid UTF-8');
   }
-  if (type === 'application/x-www-form-urlencoded') return parseForm(text);
-  if (type === 'application/json') return parseJsonObject(text);
+  if (type === 'application/x-www-form-urlencoded') {
+    if (vendor.bodyEncoding === 'json') throw new BodyError(`${vendor.name} takes JSON bodies: send Content-Type: application/json`);
+    return parseForm(text, vendor.repeatableFields);
+  }
+  if (type === 'application/json') {
+    let value = parseStrictJson(text);
+    if (Array.isArray(value)) {
+      // A JSON array body (Resend's batch) is held as the adapter's array field, which is also how a Dify tool
+      // sends it ({"emails": [...]}): both arrive at one canonical form.
+      if (!vendor.arrayBodyField) throw new BodyError('JSON body must be an object');
+      value = { [vendor.arrayBodyField]: value };
+    }
+    if (value === null || typeof value !== 'object') throw new BodyError('JSON body must be an object');
+    return vendor.bodyEncoding === 'form' ? (toFormTree(value) as FormObject) : value;
+  }
   throw new BodyError(
     type === '' ? 'a body needs a Content-Type: application/json or application/x-www-form-urlencoded' : `unsupported Content-Type ${type}: send application/json or application/x-www-form-urlencoded`,
   );
@@ -77,7 +90,7 @@ export function canonicalize(inbound: InboundRequest, adapter: VendorAdapter): C
     throw new BodyError(`a ${method} request must not have a body: send parameters in the query string`);
   }
   const contentType = inbound.headers['content-type'];
-  const body = parseBody(Array.isArray(contentType) ? contentType[0] : contentType, inbound.body);
+  const body = parseBody(Array.isArray(contentType) ? contentType[0] : contentType, inbound.body, adapter);
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(inbound.headers)) {
     if (v === undefined) continue;

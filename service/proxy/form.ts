@@ -57,8 +57,11 @@ function toValue(node: Node, name: string): FormValue {
   return out;
 }
 
-/** Parses a form body (or query string) into a tree; refuses anything ambiguous. */
-export function parseForm(text: string): FormObject {
+/**
+ * Parses a form body (or query string) into a tree; refuses anything ambiguous. `repeatable` names plain fields
+ * that the vendor reads as a list when repeated (Twilio's `MediaUrl=a&MediaUrl=b`); they always come back as arrays.
+ */
+export function parseForm(text: string, repeatable: readonly string[] = []): FormObject {
   const root: Node = { kind: 'obj', map: new Map() };
   for (const piece of text.split('&')) {
     if (piece === '') continue;
@@ -66,7 +69,7 @@ export function parseForm(text: string): FormObject {
     const rawKey = eq === -1 ? piece : piece.slice(0, eq);
     const key = decodeComponent(rawKey, 'parameter name');
     const value = decodeComponent(eq === -1 ? '' : piece.slice(eq + 1), `value of ${key}`);
-    const parts = splitKey(key);
+    const parts = repeatable.includes(key) ? [key, ''] : splitKey(key);
     let node: Node = root;
     for (let i = 0; i < parts.length; i++) {
       const part = parts[i] as string;
@@ -115,8 +118,11 @@ function encodePart(text: string): string {
   return encodeURIComponent(text);
 }
 
-/** Encodes a tree in Stripe's bracket notation, with indexed arrays as stripe-node sends them. */
-export function encodeForm(tree: FormObject): string {
+/**
+ * Encodes a tree in Stripe's bracket notation, with indexed arrays as stripe-node sends them; arrays of
+ * `repeatable` fields are written as repeated keys instead, as Twilio reads them.
+ */
+export function encodeForm(tree: FormObject, repeatable: readonly string[] = []): string {
   const pairs: string[] = [];
   const walk = (prefix: string, value: FormValue): void => {
     if (typeof value === 'string') {
@@ -127,6 +133,10 @@ export function encodeForm(tree: FormObject): string {
       for (const [k, v] of Object.entries(value)) walk(`${prefix}[${encodePart(k)}]`, v);
     }
   };
-  for (const [k, v] of Object.entries(tree)) walk(encodePart(k), v);
+  for (const [k, v] of Object.entries(tree)) {
+    if (repeatable.includes(k) && Array.isArray(v) && v.every((item) => typeof item === 'string')) {
+      for (const item of v) pairs.push(`${encodePart(k)}=${encodePart(item as string)}`);
+    } else walk(encodePart(k), v);
+  }
   return pairs.join('&');
 }

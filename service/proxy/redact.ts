@@ -1,5 +1,5 @@
 // Audit bodies: secrets masked, card numbers reduced to their last four digits, then truncated.
-import type { FormObject, FormValue } from '../vendors/types';
+import type { JsonObject, JsonValue } from '../vendors/types';
 
 // Field names whose values are secrets wherever they appear (Stripe: card[number], card[cvc], client_secret).
 const SECRET_FIELDS = new Set(['number', 'cvc', 'cvv', 'password', 'secret', 'client_secret', 'api_key', 'token', 'authorization', 'auth_token', 'account_number', 'routing_number']);
@@ -25,22 +25,18 @@ export function maskCardNumbers(text: string): string {
   });
 }
 
-export function redactTree(value: FormValue, key = ''): FormValue {
-  if (typeof value === 'string') {
-    if (SECRET_FIELDS.has(key.toLowerCase()) && value !== '') return '[redacted]';
-    return maskCardNumbers(value);
-  }
-  if (Array.isArray(value)) return value.map((v) => redactTree(v, key));
-  const out: FormObject = {};
-  for (const [k, v] of Object.entries(value)) out[k] = redactTree(v, k);
-  return out;
+export function redactTree<T extends JsonValue>(value: T, key = ''): T {
+  return redactJson(value, key) as T;
 }
 
 function redactJson(value: unknown, key = ''): unknown {
   if (typeof value === 'string') return SECRET_FIELDS.has(key.toLowerCase()) && value !== '' ? '[redacted]' : maskCardNumbers(value);
+  if (typeof value === 'number' && SECRET_FIELDS.has(key.toLowerCase())) return '[redacted]';
   if (Array.isArray(value)) return value.map((v) => redactJson(v, key));
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, redactJson(v, k)]));
+    const out: JsonObject = {};
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = redactJson(v, k) as JsonValue;
+    return out;
   }
   return value;
 }

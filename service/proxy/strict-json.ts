@@ -1,13 +1,14 @@
 // A JSON parser that refuses what JSON.parse silently accepts: duplicate keys (JSON.parse keeps the last one,
-// a vendor's parser may keep the first), numbers that lose precision, and prototype keys. Values come back
-// as a form tree with numbers and booleans as their canonical text, so JSON and form bodies price alike.
-import type { FormObject, FormValue } from '../vendors/types';
+// a vendor's parser may keep the first), numbers that lose precision, and prototype keys. `toFormTree` turns the
+// result into the form tree of a form-encoded vendor (numbers and booleans as their text), so that JSON and form
+// bodies to Stripe price and forward alike.
+import type { FormObject, FormValue, JsonObject, JsonValue } from '../vendors/types';
 import { BodyError } from './form';
 
 const MAX_DEPTH = 32;
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
-export function parseStrictJson(text: string): FormValue {
+export function parseStrictJson(text: string): JsonValue {
   let pos = 0;
   const fail = (what: string): never => {
     throw new BodyError(`invalid JSON at position ${pos}: ${what}`);
@@ -34,22 +35,22 @@ export function parseStrictJson(text: string): FormValue {
       return fail('bad escape in string');
     }
   };
-  const num = (): string => {
+  const num = (): number => {
     const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(pos, pos + 400));
     if (!m) return fail('expected a value');
     pos += m[0].length;
     const n = Number(m[0]);
     if (!Number.isFinite(n)) fail(`number ${m[0].slice(0, 30)} is out of range`);
     if (Number.isInteger(n) && !Number.isSafeInteger(n)) fail(`number ${m[0].slice(0, 30)} is too large to be exact`);
-    return String(n);
+    return n;
   };
-  const value = (depth: number, path: string): FormValue => {
+  const value = (depth: number, path: string): JsonValue => {
     if (depth > MAX_DEPTH) fail('nested too deeply');
     ws();
     const c = text[pos];
     if (c === '{') {
       pos++;
-      const obj: FormObject = Object.create(null) as FormObject;
+      const obj: JsonObject = Object.create(null) as JsonObject;
       ws();
       if (text[pos] === '}') {
         pos++;
@@ -80,7 +81,7 @@ export function parseStrictJson(text: string): FormValue {
     }
     if (c === '[') {
       pos++;
-      const arr: FormValue[] = [];
+      const arr: JsonValue[] = [];
       ws();
       if (text[pos] === ']') {
         pos++;
@@ -101,10 +102,9 @@ export function parseStrictJson(text: string): FormValue {
       }
     }
     if (c === '"') return str();
-    // Stripe reads an empty string as "unset"; null means the same in JSON.
-    if (text.startsWith('null', pos)) return (pos += 4), '';
-    if (text.startsWith('true', pos)) return (pos += 4), 'true';
-    if (text.startsWith('false', pos)) return (pos += 5), 'false';
+    if (text.startsWith('null', pos)) return (pos += 4), null;
+    if (text.startsWith('true', pos)) return (pos += 4), true;
+    if (text.startsWith('false', pos)) return (pos += 5), false;
     return num();
   };
   const result = value(0, '');
@@ -113,8 +113,13 @@ export function parseStrictJson(text: string): FormValue {
   return result;
 }
 
-export function parseJsonObject(text: string): FormObject {
-  const v = parseStrictJson(text);
-  if (typeof v !== 'object' || Array.isArray(v)) throw new BodyError('JSON body must be an object');
-  return v;
+/** The form tree a form-encoded vendor receives for a JSON value. */
+export function toFormTree(value: JsonValue): FormValue {
+  if (value === null) return ''; // Stripe reads an empty value as "unset", which is what null means in JSON.
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (Array.isArray(value)) return value.map(toFormTree);
+  const out: FormObject = Object.create(null) as FormObject;
+  for (const [k, v] of Object.entries(value)) out[k] = toFormTree(v);
+  return out;
 }

@@ -1,14 +1,19 @@
 // Vendors are data: adding one is adding an adapter file and a line here.
+import { resend } from './resend';
 import { stripe } from './stripe';
+import { twilio } from './twilio';
 import type { VendorAdapter } from './types';
 
-const BUILTIN: readonly VendorAdapter[] = [stripe];
+const BUILTIN: readonly VendorAdapter[] = [stripe, twilio, resend];
 
 export const BUILTIN_VENDOR_IDS: readonly string[] = BUILTIN.map((v) => v.id);
 
 export type VendorRegistry = ReadonlyMap<string, VendorAdapter>;
 
-/** The registry, with base URLs overridden by KEYBRAKE_UPSTREAM_<VENDOR> (for fake vendors in tests). */
-export function createRegistry(upstreams: Record<string, string>): VendorRegistry {
-  return new Map(BUILTIN.map((v) => [v.id, upstreams[v.id] === undefined ? v : { ...v, baseUrl: upstreams[v.id] as string }]));
+/**
+ * The built-in vendors and the user-defined ones, with base URLs overridden by KEYBRAKE_UPSTREAM_<VENDOR>
+ * (for fake vendors in tests).
+ */
+export function createRegistry(upstreams: Record<string, string>, custom: readonly VendorAdapter[] = []): VendorRegistry {
+  return new Map([...BUILTIN, ...custom].map((v) => [v.id, upstreams[v.id] === undefined ? v : { ...v, baseUrl: upstreams[v.id] as string }]));
 }

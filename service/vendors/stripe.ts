@@ -1,19 +1,13 @@
 // Stripe (https://docs.stripe.com/api): form-encoded v1 bodies, bearer secret key, amounts in minor units.
-import { parseEndpointPattern, type EndpointPattern } from '../policy/endpoints';
+import { pattern } from '../policy/endpoints';
 import { minorToMicroUsd } from './currency';
-import type { CanonicalRequest, FormValue, PriceResult, PricingContext, VendorAdapter, VendorRoute } from './types';
-
-function pattern(source: string): EndpointPattern {
-  const p = parseEndpointPattern(source);
-  if (typeof p === 'string') throw new Error(p);
-  return p;
-}
+import type { CanonicalRequest, JsonValue, PriceResult, PricingContext, VendorAdapter, VendorRoute } from './types';
 
 const AMOUNT = /^(0|[1-9]\d{0,11})$/;
 const CURRENCY = /^[A-Za-z]{3}$/;
 
 /** Prices `amount` + `currency` (minor units) from a request body. */
-export function priceAmount(amount: FormValue | undefined, currency: FormValue | undefined, ctx: PricingContext): PriceResult {
+export function priceAmount(amount: JsonValue | undefined, currency: JsonValue | undefined, ctx: PricingContext): PriceResult {
   if (typeof amount !== 'string' || !AMOUNT.test(amount)) {
     return { kind: 'unknown', reason: 'amount must be a whole number in the currency\'s smallest unit (e.g. 2000 for $20.00)' };
   }

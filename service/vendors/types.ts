@@ -1,9 +1,16 @@
 import type { EndpointPattern } from '../policy/endpoints';
+import type { PriceTables } from './prices';
 
-/** A parsed form or JSON body: strings at the leaves (numbers and booleans are normalised to their text). */
+/** A parsed form body or query string: strings at the leaves. */
 export type FormValue = string | FormValue[] | FormObject;
 export interface FormObject {
   [key: string]: FormValue;
+}
+
+/** A parsed JSON body, types kept (for JSON vendors; form vendors get a FormObject, which is one of these). */
+export type JsonValue = string | number | boolean | null | JsonValue[] | JsonObject;
+export interface JsonObject {
+  [key: string]: JsonValue;
 }
 
 /** The one view of a request that the policy checks, the price is computed from, and the vendor receives. */
@@ -14,7 +21,8 @@ export interface CanonicalRequest {
   /** The canonical, re-encoded path that is forwarded, e.g. `/v1/payment_intents`. */
   path: string;
   query: FormObject;
-  body: FormObject;
+  /** For form vendors a FormObject (strings at the leaves); for JSON vendors the JSON object, types kept. */
+  body: JsonObject;
   /** Lower-cased inbound headers the adapter may look at. */
   headers: Record<string, string>;
 }
@@ -29,13 +37,21 @@ export interface VendorRoute {
   pattern: EndpointPattern;
   /** Moves or costs money: such a call that cannot be priced is refused (fail closed). */
   moneyMoving: boolean;
+  /**
+   * Rewrites the canonical request before it is checked, priced and forwarded (Twilio: inject or cap TimeLimit),
+   * or returns why it cannot be made safe.
+   */
+  prepare?: (req: CanonicalRequest, policy: KeyPolicy, ctx: PricingContext) => CanonicalRequest | string;
   price?: (req: CanonicalRequest, ctx: PricingContext) => PriceResult;
+  /** The canonical body holds a top-level JSON array under the adapter's arrayBodyField; forward the array. */
+  arrayBody?: boolean;
   /** The actual cost from a 2xx response body, where the vendor reports it. */
   settle?: (response: unknown, ctx: PricingContext) => number | undefined;
 }
 
 export interface PricingContext {
   fx: FxTable;
+  prices: PriceTables;
 }
 
 export interface FxTable {
@@ -56,6 +72,8 @@ export interface KeyPolicy {
   /** Rules by endpoint pattern, then by field (see policy/params.ts). */
   params?: Record<string, Record<string, { eq?: string | number | boolean; in?: (string | number | boolean)[]; min?: number; max?: number; forbidden?: true }>>;
   rate_limit?: { requests_per_minute: number };
+  /** Twilio: the longest call this key may start, in seconds (TimeLimit is injected or capped to it). */
+  max_call_seconds?: number;
   /** IANA time zone of the daily window; UTC when absent. */
   timezone?: string;
   /** A shared budget this key also draws from. */
@@ -73,6 +91,10 @@ export interface VendorAdapter {
   credentialFields: readonly string[];
   injectAuth(headers: Record<string, string>, credentials: Record<string, string>): void;
   bodyEncoding: 'form' | 'json';
+  /** Form fields that may repeat (Twilio's `MediaUrl=a&MediaUrl=b`); repeated, they are an array. */
+  repeatableFields?: readonly string[];
+  /** For JSON vendors whose body may be a top-level array: the field that holds it in the canonical request. */
+  arrayBodyField?: string;
   /** Request headers passed through from the client (lower case); everything else is dropped. */
   requestHeaders: readonly string[];
   /** Response headers passed back to the client (lower case). */
@@ -80,6 +102,10 @@ export interface VendorAdapter {
   /** Whether a non-GET call may carry query parameters (Stripe's may not: they would escape pricing). */
   queryOnWrite: boolean;
   routes: readonly VendorRoute[];
+  /** Query parameters that carry the secret, for vendors that authenticate that way (never audited). */
+  authQuery?(credentials: Record<string, string>): Record<string, string>;
+  /** The path the vendor receives, given the real credentials (Twilio puts the real Account SID in it). */
+  rewritePath?(path: string, credentials: Record<string, string>): string;
   /** Types of well-known request fields, for validating parameter rules. */
   fieldTypes?: Record<string, FieldType>;
   /** A header-level check, e.g. Stripe Connect's `Stripe-Account`; returns a refusal reason or undefined. */

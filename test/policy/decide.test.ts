@@ -3,6 +3,7 @@ import { decide, type KeyRecord } from '../../service/policy/decide';
 import { matchEndpoint, parseEndpointPattern, type EndpointPattern } from '../../service/policy/endpoints';
 import { parseDuration, dailyWindow } from '../../service/policy/window';
 import { BUILTIN_FX } from '../../service/vendors/currency';
+import { BUILTIN_PRICES } from '../../service/vendors/prices';
 import { stripe } from '../../service/vendors/stripe';
 import type { CanonicalRequest } from '../../service/vendors/types';
 
@@ -20,7 +21,7 @@ const key = (over: Partial<KeyRecord> = {}): KeyRecord => ({
 const req = (method: string, path: string, body: Record<string, string> = {}, headers: Record<string, string> = {}): CanonicalRequest => ({
   method, segments: path.slice(1).split('/'), path, query: {}, body, headers,
 });
-const run = (k: KeyRecord | null | undefined, r: CanonicalRequest | { error: string }) => decide({ key: k, vendor: stripe, request: r, now: NOW, pricing: { fx: BUILTIN_FX } });
+const run = (k: KeyRecord | null | undefined, r: CanonicalRequest | { error: string }) => decide({ key: k, vendor: stripe, request: r, now: NOW, pricing: { fx: BUILTIN_FX, prices: BUILTIN_PRICES } });
 const code = (d: ReturnType<typeof run>): string => (d.kind === 'deny' ? d.code : `allow:${d.micros}`);
 
 describe('decide', () => {

@@ -1,7 +1,7 @@
 // Table-driven tests of the body and path codecs: parse → canonical tree → encode.
 import { canonicalPath } from '../../service/proxy/canonical';
 import { encodeForm, parseForm } from '../../service/proxy/form';
-import { parseStrictJson } from '../../service/proxy/strict-json';
+import { parseStrictJson, toFormTree } from '../../service/proxy/strict-json';
 import { maskCardNumbers, redactTree } from '../../service/proxy/redact';
 
 const plain = (v: unknown): unknown => JSON.parse(JSON.stringify(v));
@@ -41,11 +41,12 @@ describe('form codec', () => {
 
 describe('strict JSON', () => {
   test.each([
-    ['{"amount":2000,"currency":"usd","confirm":true,"metadata":{"a":null}}', { amount: '2000', currency: 'usd', confirm: 'true', metadata: { a: '' } }],
-    ['{"expand":["a","b"],"n":1.5,"e":1e3}', { expand: ['a', 'b'], n: '1.5', e: '1000' }],
-    [' {"s":"caf\\u00e9 \\"q\\""} ', { s: 'café "q"' }],
-  ])('%s', (input, tree) => {
-    expect(plain(parseStrictJson(input))).toEqual(tree);
+    ['{"amount":2000,"currency":"usd","confirm":true,"metadata":{"a":null}}', { amount: 2000, currency: 'usd', confirm: true, metadata: { a: null } }, { amount: '2000', currency: 'usd', confirm: 'true', metadata: { a: '' } }],
+    ['{"expand":["a","b"],"n":1.5,"e":1e3}', { expand: ['a', 'b'], n: 1.5, e: 1000 }, { expand: ['a', 'b'], n: '1.5', e: '1000' }],
+    [' {"s":"caf\\u00e9 \\"q\\""} ', { s: 'café "q"' }, { s: 'café "q"' }],
+  ])('%s keeps its types, and becomes text for a form vendor', (input, typed, form) => {
+    expect(plain(parseStrictJson(input))).toEqual(typed);
+    expect(plain(toFormTree(parseStrictJson(input)))).toEqual(form);
   });
 
   test.each([
@@ -87,6 +88,15 @@ describe('canonical paths', () => {
     ['/v1/%zz', /invalid percent-encoding/],
   ])('refuses %s', (raw, message) => {
     expect(() => canonicalPath(raw)).toThrow(message);
+  });
+});
+
+describe('repeatable form fields (Twilio)', () => {
+  test('repeat as arrays and encode as repeated keys; other fields still may not repeat', () => {
+    const tree = parseForm('To=%2B15551234567&MediaUrl=https%3A%2F%2Fa&MediaUrl=https%3A%2F%2Fb', ['MediaUrl']);
+    expect(plain(tree)).toEqual({ To: '+15551234567', MediaUrl: ['https://a', 'https://b'] });
+    expect(encodeForm(tree, ['MediaUrl'])).toBe('To=%2B15551234567&MediaUrl=https%3A%2F%2Fa&MediaUrl=https%3A%2F%2Fb');
+    expect(() => parseForm('To=1&To=2', ['MediaUrl'])).toThrow(/duplicate parameter To/);
   });
 });
 

@@ -3,6 +3,7 @@
 import { BUILTIN_FX, currencyExponent, minorToMicroUsd } from '../../service/vendors/currency';
 import { priceAmount } from '../../service/vendors/stripe';
 import type { FxTable } from '../../service/vendors/types';
+import { BUILTIN_PRICES } from '../../service/vendors/prices';
 
 const fx: FxTable = { taken: '2026-11-27', marginPct: 2, rates: { usd: 1, eur: 1.1, jpy: 0.007, kwd: 3.25, bhd: 2.65, isk: 0.008, huf: 0.0028 } };
 
@@ -27,7 +28,7 @@ describe('priceAmount (estimate, with the FX margin on non-USD)', () => {
     ['10000', 'isk', 816_000], // ISK stays two-decimal in the API: 100.00 kr
     ['0', 'usd', 0],
   ])('%s %s → %d µUSD', (amount, currency, micros) => {
-    expect(priceAmount(amount, currency, { fx })).toEqual({ kind: 'priced', micros, basis: `${amount} ${currency.toLowerCase()} (minor units)` });
+    expect(priceAmount(amount, currency, { fx, prices: BUILTIN_PRICES })).toEqual({ kind: 'priced', micros, basis: `${amount} ${currency.toLowerCase()} (minor units)` });
   });
 
   test.each([
@@ -41,7 +42,7 @@ describe('priceAmount (estimate, with the FX margin on non-USD)', () => {
     ['100', undefined, /three-letter ISO code/],
     ['100', 'us', /three-letter ISO code/],
   ])('%j %j cannot be priced', (amount, currency, reason) => {
-    const r = priceAmount(amount, currency, { fx });
+    const r = priceAmount(amount, currency, { fx, prices: BUILTIN_PRICES });
     expect(r.kind).toBe('unknown');
     expect(r.kind === 'unknown' && r.reason).toMatch(reason);
   });
