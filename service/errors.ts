@@ -15,6 +15,7 @@ export const ERROR_STATUS = {
   per_call_cap_exceeded: 429,
   total_cap_exceeded: 429,
   rate_limited: 429,
+  duplicate_in_flight: 409,
   bad_request: 400,
   body_too_large: 413,
   upstream_unreachable: 502,

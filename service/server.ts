@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { parseKey32, SecretBox } from './crypto';
 import { Upstreams } from './proxy/forward';
 import { ensureGeneratedAdminKey } from './store/admin-keys';
-import { purgeRateWindows } from './store/ledger';
+import { purgeExpired } from './store/ledger';
 import { openDb, type Db } from './store/db';
 import { migrate } from './store/migrations';
 import { CredentialResolver } from './vendors/credentials';
@@ -95,7 +95,7 @@ export async function startServer(config: Config, opts: Extras = {}): Promise<Ru
   server.keepAliveTimeout = 65_000;
   // Ended rate windows are dropped in the background; a failure here only delays the clean-up.
   const purge = setInterval(() => {
-    purgeRateWindows(db, Date.now()).catch((err: Error) => log.warn({ err: err.message }, 'rate window purge failed'));
+    purgeExpired(db, Date.now()).catch((err: Error) => log.warn({ err: err.message }, 'purge of expired rate windows and dedupe claims failed'));
   }, 60_000);
   purge.unref();
   const address = server.address();

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ApiError } from '../errors';
 import { parseEndpointPattern } from '../policy/endpoints';
 import { fieldPath, RULE_NAMES } from '../policy/params';
-import { isTimeZone } from '../policy/window';
+import { isTimeZone, parseDuration } from '../policy/window';
 import { microsToUsd, usdToMicros } from '../vendors/currency';
 import type { KeyPolicy, VendorAdapter } from '../vendors/types';
 
@@ -43,6 +43,11 @@ export const PolicyFields = {
     .nullable()
     .optional(),
   timezone: timezone.nullable().optional(),
+  dedupe_window: z
+    .string()
+    .refine((v) => v === 'off' || parseDuration(v) !== undefined, 'a duration such as 10m or 24h, or off')
+    .nullable()
+    .optional(),
   max_call_seconds: z.number().int('must be a whole number of seconds').min(1, 'must be at least 1').max(14_400, 'must be at most 14400 (4 hours)').nullable().optional(),
   budget: z.string().regex(/^bud_[A-Za-z0-9]+$/, 'must be a budget id (bud_…)').nullable().optional(),
   stripe_accounts: z.array(z.string().regex(/^acct_[A-Za-z0-9]+$/, 'Stripe account ids look like acct_…')).max(100).nullable().optional(),
@@ -99,6 +104,7 @@ export async function applyPolicy(current: KeyPolicy, input: PolicyInput, vendor
   set('timezone', input.timezone);
   if (input.max_call_seconds && vendor.id !== 'twilio') throw bad('max_call_seconds', 'applies only to Twilio keys');
   set('max_call_seconds', input.max_call_seconds);
+  set('dedupe_ms', input.dedupe_window === undefined || input.dedupe_window === null ? input.dedupe_window : input.dedupe_window === 'off' ? 0 : parseDuration(input.dedupe_window));
   set('budget', input.budget);
   set('stripe_accounts', input.stripe_accounts);
   set('metadata', input.metadata);
@@ -114,6 +120,7 @@ export function policyView(p: KeyPolicy): Record<string, unknown> {
     ...(p.params ? { params: p.params } : {}),
     ...(p.rate_limit ? { rate_limit: p.rate_limit } : {}),
     ...(p.max_call_seconds !== undefined ? { max_call_seconds: p.max_call_seconds } : {}),
+    dedupe_window: p.dedupe_ms === undefined ? '10m' : p.dedupe_ms === 0 ? 'off' : `${Math.round(p.dedupe_ms / 60_000)}m`,
     ...(p.budget ? { budget: p.budget } : {}),
     ...(p.stripe_accounts ? { stripe_accounts: p.stripe_accounts } : {}),
     ...(p.metadata ? { metadata: p.metadata } : {}),

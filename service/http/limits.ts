@@ -39,7 +39,7 @@ const usd = (micros: number): string => `$${microsToUsd(micros).toFixed(2)}`;
 const retryAfter = (at: number, now: number): number => Math.max(1, Math.ceil((at - now) / 1000));
 
 /** The 429 for a refusal from the ledger: what was hit, the spend, when it resets, and that retrying will not help. */
-export function refusalError(refusal: Refusal, key: KeyRecord, limits: Limits, micros: number, now: number): ApiError {
+export function refusalError(refusal: Exclude<Refusal, { kind: 'duplicate' }>, key: KeyRecord, limits: Limits, micros: number, now: number): ApiError {
   if (refusal.kind === 'rate') {
     const resetsAt = limits.rate?.expiresAt ?? now + 60_000;
     const secs = retryAfter(resetsAt, now);

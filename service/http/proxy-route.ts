@@ -1,25 +1,28 @@
-// ANY /{vendor}/{vendor path} (design §4): authenticate, canonicalise, decide, reserve with the audit row,
-// forward, settle. Every request leaves an audit row; a store failure refuses the call (fail closed).
+// ANY /{vendor}/{vendor path} (design §4): authenticate, canonicalise, decide (looking up vendor objects when the
+// price depends on them), reserve with the audit row, forward, settle. Every request leaves an audit row; a store
+// failure refuses the call (fail closed).
+import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { hashSecret, newId } from '../crypto';
+import { hashSecret, newId, type SecretBox } from '../crypto';
 import { ApiError, errorBody, errorHeaders } from '../errors';
 import { decide, type Decision } from '../policy/decide';
 import { canonicalize } from '../proxy/canonical';
 import { BodyError, encodeForm } from '../proxy/form';
 import { UpstreamError, upstreamHeaders, type UpstreamResponse, type Upstreams } from '../proxy/forward';
+import { performLookups } from '../proxy/lookups';
 import { maskCardNumbers, redactResponseBody, redactTree, truncate } from '../proxy/redact';
-import type { Db } from '../store/db';
-import { insertAudit, type AuditEntry } from '../store/audit';
-import { findKeyByHash, type StoredKey } from '../store/keys';
-import { reserveAndAudit, settle } from '../store/ledger';
-import { limitsFor, perCallError, refusalError } from './limits';
 import { DEFAULT_WORKSPACE } from '../store/admin-keys';
+import { insertAudit, type AuditEntry } from '../store/audit';
+import type { Db } from '../store/db';
+import { findKeyByHash, type StoredKey } from '../store/keys';
+import { releaseDedupe, reserveAndAudit, settle, type DedupeClaim } from '../store/ledger';
 import type { CredentialResolver } from '../vendors/credentials';
 import { microsToUsd } from '../vendors/currency';
 import type { VendorRegistry } from '../vendors/registry';
 import type { CanonicalRequest, FormObject, JsonObject, PricingContext, VendorAdapter, VendorRoute } from '../vendors/types';
+import { limitsFor, perCallError, refusalError } from './limits';
 import { presentedVaultKey } from './vault-key';
 
 export interface ProxyDeps {
@@ -27,6 +30,7 @@ export interface ProxyDeps {
   registry: VendorRegistry;
   upstreams: Upstreams;
   credentials: CredentialResolver;
+  box: SecretBox;
   pricing: PricingContext;
   log: Logger;
   clock: () => number;
@@ -35,6 +39,8 @@ export interface ProxyDeps {
 }
 
 const CORRELATION = { runId: 'x-keybrake-run-id', conversationId: 'x-keybrake-conversation-id', userRef: 'x-keybrake-user' } as const;
+const DEFAULT_DEDUPE_MS = 10 * 60_000;
+const STORE_DOWN = (): ApiError => new ApiError('store_unavailable', 'Keybrake cannot reach its database, so the call is refused (fail closed).');
 
 function header(req: IncomingMessage, name: string, max: number): string | null {
   const v = req.headers[name];
@@ -43,8 +49,7 @@ function header(req: IncomingMessage, name: string, max: number): string | null 
 }
 
 async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too_large'> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) return 'too_large';
+  if (Number(req.headers['content-length'] ?? 0) > limit) return 'too_large';
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -71,6 +76,14 @@ function sendError(res: ServerResponse, err: ApiError, auditId: string): void {
   send(res, err.status, { 'content-type': 'application/json', 'x-keybrake-audit-id': auditId, ...errorHeaders(err) }, JSON.stringify(errorBody(err)));
 }
 
+function parseJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
 export function createProxyHandler(deps: ProxyDeps) {
   const { db, log, clock } = deps;
 
@@ -80,6 +93,7 @@ export function createProxyHandler(deps: ProxyDeps) {
     const auditId = newId('aud');
     const elapsed = (): number => Math.round(performance.now() - started);
 
+    // 1. Who is calling, and what exactly are they asking for.
     const body = await readBody(req, deps.maxBodyBytes);
     const presented = presentedVaultKey(req.headers);
     let key: StoredKey | null | undefined;
@@ -87,15 +101,11 @@ export function createProxyHandler(deps: ProxyDeps) {
       key = presented === undefined ? undefined : presented === '' ? null : ((await findKeyByHash(db, hashSecret(presented))) ?? null);
     } catch (err) {
       log.error({ err: (err as Error).message }, 'store unavailable during key lookup');
-      return sendError(res, new ApiError('store_unavailable', 'Keybrake cannot reach its database, so the call is refused (fail closed).'), auditId);
+      return sendError(res, STORE_DOWN(), auditId);
     }
-
     let request: CanonicalRequest | { error: string };
-    let tooLarge = false;
-    if (body === 'too_large') {
-      tooLarge = true;
-      request = { error: `body is larger than ${deps.maxBodyBytes} bytes` };
-    } else {
+    if (body === 'too_large') request = { error: `body is larger than ${deps.maxBodyBytes} bytes` };
+    else {
       try {
         request = canonicalize({ method: req.method ?? 'GET', rawUrl, headers: req.headers, body }, vendor);
       } catch (err) {
@@ -104,22 +114,39 @@ export function createProxyHandler(deps: ProxyDeps) {
       }
     }
 
+    // 2. Decide; a price that depends on vendor objects needs them looked up first, with the real key.
     let decision: Decision = decide({ key, vendor, request, now, pricing: deps.pricing });
-    if (decision.kind === 'deny' && decision.code === 'bad_request' && tooLarge) decision = { ...decision, code: 'body_too_large' };
-    // What is forwarded: the request as the decision left it (a vendor may have made it safe, e.g. TimeLimit).
-    const canonical = decision.kind === 'allow' ? decision.request : 'error' in request ? undefined : request;
-    const route = decision.kind === 'allow' ? decision.route : undefined;
+    let credentials: Record<string, string> | undefined;
+    let pending: ApiError | undefined;
+    if (decision.kind !== 'deny' && key) {
+      try {
+        credentials = await deps.credentials.resolve(key.workspaceId, vendor.id);
+        if (credentials === undefined || vendor.credentialFields.some((f) => !credentials?.[f])) {
+          credentials = undefined;
+          pending = new ApiError('upstream_unreachable', `Keybrake has no ${vendor.name} secret configured; an operator must set it (environment or PUT /vendors/${vendor.id}/credentials).`);
+        }
+      } catch (err) {
+        log.error({ err: (err as Error).message }, 'vendor credentials could not be read');
+        pending = new ApiError('store_unavailable', 'Keybrake cannot read its vendor credentials, so the call is refused.');
+      }
+    }
+    if (decision.kind === 'lookup' && !pending && credentials && key && !('error' in request)) {
+      try {
+        const lookups = await performLookups(deps, vendor, key.workspaceId, decision.need, credentials, request.headers);
+        decision = decide({ key, vendor, request, now, pricing: deps.pricing, lookups });
+      } catch (err) {
+        pending = err instanceof ApiError ? err : STORE_DOWN();
+      }
+    }
+
+    const allowed = decision.kind === 'allow' ? decision : undefined;
+    const canonical = allowed ? allowed.request : 'error' in request ? undefined : request;
+    const route = allowed?.route;
     const hasBody = canonical !== undefined && canonical.method !== 'GET' && canonical.method !== 'DELETE' && Object.keys(canonical.body).length > 0;
     const forwardedBody = hasBody ? encodeBody(vendor, canonical.body, route) : undefined;
-    const auditedBody = canonical
-      ? hasBody
-        ? truncate(encodeBody(vendor, redactTree(canonical.body), route), deps.auditBodyBytes)
-        : null
-      : body === 'too_large' || body.length === 0
-        ? null
-        : truncate(maskCardNumbers(body.toString('utf8')), deps.auditBodyBytes);
+    const rawPath = rawUrl.split('?')[0] ?? '';
+    const upstreamPath = canonical ? (vendor.rewritePath && credentials ? vendor.rewritePath(canonical.path, credentials) : canonical.path) : rawPath;
     const queryString = canonical ? encodeForm(canonical.query) : '';
-
     const entry: AuditEntry = {
       id: auditId,
       workspaceId: key?.workspaceId ?? DEFAULT_WORKSPACE,
@@ -128,11 +155,11 @@ export function createProxyHandler(deps: ProxyDeps) {
       keyLabel: key?.label ?? null,
       vendor: vendor.id,
       method: canonical?.method ?? (req.method ?? 'GET').toUpperCase().slice(0, 10),
-      path: (canonical?.path ?? rawUrl.split('?')[0] ?? '').slice(0, 1024),
-      decision: decision.kind,
+      path: upstreamPath.slice(0, 1024),
+      decision: allowed ? 'allow' : 'deny',
       code: decision.kind === 'deny' ? decision.code : null,
       message: decision.kind === 'deny' ? decision.message : null,
-      estimatedMicros: decision.kind === 'allow' ? decision.micros : 0,
+      estimatedMicros: allowed?.micros ?? 0,
       reservedMicros: 0,
       windowStart: null,
       budgetId: null,
@@ -143,61 +170,80 @@ export function createProxyHandler(deps: ProxyDeps) {
       conversationId: header(req, CORRELATION.conversationId, 200),
       userRef: header(req, CORRELATION.userRef, 200),
       idempotencyKey: header(req, 'idempotency-key', 255),
-      requestBody: auditedBody,
+      requestBody: canonical
+        ? hasBody
+          ? truncate(encodeBody(vendor, redactTree(canonical.body), route), deps.auditBodyBytes)
+          : null
+        : body === 'too_large' || body.length === 0
+          ? null
+          : truncate(maskCardNumbers(body.toString('utf8')), deps.auditBodyBytes),
     };
-    const logLine = { audit_id: auditId, vendor: vendor.id, method: entry.method, path: entry.path, key_id: entry.keyId };
+    const logLine = { audit_id: auditId, vendor: vendor.id, method: entry.method, path: canonical?.path ?? rawPath, key_id: entry.keyId };
 
-    const refuse = async (err: ApiError): Promise<void> => {
+    const refuse = async (err: ApiError, extra: Partial<AuditEntry> = {}): Promise<void> => {
       try {
-        await insertAudit(db.knex, { ...entry, decision: 'deny', code: err.code, message: err.message, status: err.status, latencyMs: elapsed() });
+        await insertAudit(db.knex, { ...entry, decision: 'deny', code: err.code, message: err.message, status: err.status, latencyMs: elapsed(), ...extra });
       } catch (storeErr) {
         log.error({ ...logLine, err: (storeErr as Error).message }, 'audit write failed for a refusal');
-        err = new ApiError('store_unavailable', 'Keybrake cannot reach its database, so the call is refused (fail closed).');
+        err = STORE_DOWN();
       }
       log.info({ ...logLine, decision: 'deny', code: err.code, status: err.status }, 'proxy refused');
       sendError(res, err, auditId);
     };
 
     if (decision.kind === 'deny') {
-      if (tooLarge) res.setHeader('connection', 'close');
-      if (decision.code === 'per_call_cap_exceeded' && key) {
-        return refuse(perCallError(decision.message, key, limitsFor(key, now), decision.micros ?? 0, now));
-      }
-      return refuse(new ApiError(decision.code, decision.message));
+      if (body === 'too_large') res.setHeader('connection', 'close');
+      const code = decision.code === 'bad_request' && body === 'too_large' ? 'body_too_large' : decision.code;
+      if (code === 'per_call_cap_exceeded' && key) return refuse(perCallError(decision.message, key, limitsFor(key, now), decision.micros ?? 0, now));
+      return refuse(new ApiError(code, decision.message));
     }
-    const liveKey = key as StoredKey;
-    const credentials = await deps.credentials.resolve(liveKey.workspaceId, vendor.id).catch((err: Error) => {
-      log.error({ ...logLine, err: err.message }, 'vendor credentials could not be read');
-      return null;
-    });
-    if (credentials === null) return refuse(new ApiError('store_unavailable', 'Keybrake cannot read its vendor credentials, so the call is refused.'));
-    if (credentials === undefined || vendor.credentialFields.some((f) => !credentials[f])) {
-      return refuse(new ApiError('upstream_unreachable', `Keybrake has no ${vendor.name} secret configured; an operator must set it (environment or PUT /vendors/${vendor.id}/credentials).`));
-    }
+    if (pending) return refuse(pending);
+    if (!allowed || !credentials || !key || !canonical) return refuse(new ApiError('cost_unknown', 'Keybrake could not price this call, so it is refused.'));
 
-    // The path the vendor receives (Twilio's carries the real Account SID); it is what the audit records.
-    const upstreamPath = vendor.rewritePath ? vendor.rewritePath(entry.path, credentials) : entry.path;
+    // 3. Claim the dedupe window, take the rate window and reserve against every cap, with the audit row.
     const authQuery = vendor.authQuery ? new URLSearchParams(vendor.authQuery(credentials)).toString() : '';
     const fullQuery = [queryString, authQuery].filter((q) => q !== '').join('&');
     const pathAndQuery = upstreamPath + (fullQuery ? `?${fullQuery}` : '');
-
-    // Take the rate window, reserve against every cap and write the audit row before anything is forwarded.
-    const limits = limitsFor(liveKey, now);
-    const micros = decision.micros;
+    const micros = allowed.micros;
+    const limits = limitsFor(key, now);
+    const dedupeMs = key.policy.dedupe_ms ?? DEFAULT_DEDUPE_MS;
+    let dedupe: DedupeClaim | undefined;
+    if (route?.moneyMoving && micros > 0 && dedupeMs > 0) {
+      const accountHeaders = ['stripe-account', 'stripe-context'].map((h) => canonical.headers[h] ?? '').join('|');
+      const hash = createHash('sha256').update(`${canonical.method} ${upstreamPath}?${queryString}\n${accountHeaders}\n${forwardedBody ?? ''}`).digest('hex');
+      const idempotencyKey = `kb_${createHash('sha256').update(`${key.id}:${hash}:${now}`).digest('hex').slice(0, 48)}`;
+      dedupe = { keyId: key.id, hash, now, cutoff: now - dedupeMs, auditId, idempotencyKey };
+    }
     const reservedEntry: AuditEntry = {
       ...entry,
-      path: upstreamPath.slice(0, 1024),
       windowStart: limits.keyWindow.start,
-      budgetId: liveKey.budget?.id ?? null,
+      budgetId: key.budget?.id ?? null,
       budgetWindow: limits.budgetWindow?.start ?? null,
+      idempotencyKey: vendor.idempotencyHeader && dedupe ? dedupe.idempotencyKey : entry.idempotencyKey,
     };
     try {
-      const reserved = await reserveAndAudit(db, { micros, caps: limits.caps, ...(limits.rate ? { rate: limits.rate } : {}) }, reservedEntry, (refusal) => {
-        const err = refusalError(refusal, liveKey, limits, micros, now);
+      const reserved = await reserveAndAudit(db, { micros, caps: limits.caps, ...(limits.rate ? { rate: limits.rate } : {}), ...(dedupe ? { dedupe } : {}) }, reservedEntry, (refusal) => {
+        if (refusal.kind === 'duplicate') {
+          const replay = refusal.original.status !== null;
+          return replay
+            ? { decision: 'allow', code: 'duplicate_replayed', status: refusal.original.status, message: `Identical to ${refusal.original.audit_id} within the dedupe window: its response was replayed, nothing was forwarded or charged.` }
+            : { code: 'duplicate_in_flight', status: 409, message: `Identical to ${refusal.original.audit_id}, which is still in progress: refused so that it is not charged twice.` };
+        }
+        const err = refusalError(refusal, key, limits, micros, now);
         return { code: err.code, message: err.message, status: err.status };
       });
       if (!reserved.ok) {
-        const err = refusalError(reserved.refusal, liveKey, limits, micros, now);
+        const refusal = reserved.refusal;
+        if (refusal.kind === 'duplicate') {
+          const original = refusal.original;
+          if (original.status !== null && original.response !== null) {
+            const stored = JSON.parse(deps.box.open(original.response, `dedupe:${original.audit_id}`)) as { headers: Record<string, string>; body: string };
+            log.info({ ...logLine, decision: 'allow', code: 'duplicate_replayed', original: original.audit_id }, 'duplicate replayed');
+            return send(res, original.status, { ...stored.headers, 'x-keybrake-audit-id': auditId, 'x-keybrake-replayed-from': original.audit_id }, Buffer.from(stored.body, 'base64'));
+          }
+          return sendError(res, new ApiError('duplicate_in_flight', `An identical call (${original.audit_id}) is still in progress; it will not be made twice. Retrying will not help.`), auditId);
+        }
+        const err = refusalError(refusal, key, limits, micros, now);
         log.info({ ...logLine, decision: 'deny', code: err.code, status: err.status }, 'proxy refused');
         return sendError(res, err, auditId);
       }
@@ -206,54 +252,55 @@ export function createProxyHandler(deps: ProxyDeps) {
       return sendError(res, new ApiError('store_unavailable', 'Keybrake cannot write its audit trail, so the call is refused (fail closed).'), auditId);
     }
 
-    // Forward exactly the canonical request.
+    // 4. Forward exactly the canonical request.
     let upstream: UpstreamResponse | undefined;
     let failure: UpstreamError | undefined;
+    const outHeaders = upstreamHeaders(vendor, canonical.headers, credentials, forwardedBody === undefined ? undefined : vendor.bodyEncoding === 'form' ? 'application/x-www-form-urlencoded' : 'application/json');
+    if (vendor.idempotencyHeader && dedupe) outHeaders[vendor.idempotencyHeader] = dedupe.idempotencyKey;
     try {
-      upstream = await deps.upstreams.forward(vendor, {
-        method: canonical?.method ?? 'GET',
-        pathAndQuery,
-        headers: upstreamHeaders(vendor, canonical?.headers ?? {}, credentials, forwardedBody === undefined ? undefined : vendor.bodyEncoding === 'form' ? 'application/x-www-form-urlencoded' : 'application/json'),
-        body: forwardedBody,
-      });
+      upstream = await deps.upstreams.forward(vendor, { method: canonical.method, pathAndQuery, headers: outHeaders, body: forwardedBody });
     } catch (err) {
       if (!(err instanceof UpstreamError)) throw err;
       failure = err;
     }
 
-    // Settle: 2xx to the reported amount, a no-effect 4xx releases, anything uncertain keeps the reservation.
+    // 5. Settle: 2xx to the reported amount, a no-effect 4xx releases, anything uncertain keeps the reservation.
     let finalMicros = micros;
     let reconcile = false;
-    let parsed: unknown;
+    const parsed = upstream ? parseJson(upstream.body) : undefined;
+    const ok = upstream !== undefined && upstream.status >= 200 && upstream.status < 300;
     if (upstream) {
-      try {
-        parsed = JSON.parse(upstream.body.toString('utf8'));
-      } catch {
-        parsed = undefined;
-      }
-      if (upstream.status >= 200 && upstream.status < 300) {
-        finalMicros = route?.settle?.(parsed, deps.pricing) ?? micros;
-      } else if (vendor.releasesReservation(upstream.status)) {
-        finalMicros = 0;
-      } else {
-        reconcile = micros > 0;
-      }
+      if (ok) finalMicros = route?.settle?.(parsed, { ...deps.pricing }) ?? micros;
+      else if (vendor.releasesReservation(upstream.status)) finalMicros = 0;
+      else reconcile = micros > 0;
     } else if (failure) {
       if (failure.mayHaveActed) reconcile = micros > 0;
       else finalMicros = 0;
     }
     const status = upstream?.status ?? failure?.status ?? 502;
+    const countedId = ok ? route?.countsAs?.(canonical, parsed) : undefined;
     try {
+      if (dedupe && !upstream && failure && !failure.mayHaveActed) await releaseDedupe(db, key.id, dedupe.hash, auditId);
       await settle(
         db,
-        { auditId, caps: limits.caps, reservedMicros: micros, finalMicros },
+        {
+          auditId,
+          caps: limits.caps,
+          reservedMicros: micros,
+          finalMicros,
+          now,
+          ...(countedId ? { counted: { workspaceId: key.workspaceId, vendor: vendor.id, objectId: countedId } } : {}),
+          ...(dedupe && upstream
+            ? { dedupe: { keyId: key.id, hash: dedupe.hash, status: upstream.status, response: deps.box.seal(JSON.stringify({ headers: upstream.headers, body: upstream.body.toString('base64') }), `dedupe:${auditId}`) } }
+            : {}),
+        },
         {
           status,
           upstreamStatus: upstream?.status ?? null,
           latencyMs: elapsed(),
           settledMicros: reconcile ? null : finalMicros,
           objectId: upstream ? (vendor.objectId(parsed) ?? null) : null,
-          upstreamRequestId: upstream?.headers['request-id']?.slice(0, 255) ?? null,
+          upstreamRequestId: (upstream?.headers['request-id'] ?? upstream?.headers['twilio-request-id'])?.slice(0, 255) ?? null,
           responseBody: upstream ? redactResponseBody(upstream.body, deps.auditBodyBytes) : null,
           reconcile,
           ...(failure ? { code: failure.code, message: failure.message } : {}),
@@ -269,4 +316,3 @@ export function createProxyHandler(deps: ProxyDeps) {
     send(res, up.status, { ...up.headers, 'x-keybrake-audit-id': auditId }, up.body);
   };
 }
-

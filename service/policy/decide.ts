@@ -3,7 +3,7 @@
 //   → parameter rules (vendor headers, then the key's field rules) → price → per-call cap.
 // Rate limits and the daily cap are decided after this, atomically in the database (store/ledger.ts).
 import type { ErrorCode } from '../errors';
-import type { CanonicalRequest, KeyPolicy, PricingContext, VendorAdapter, VendorRoute } from '../vendors/types';
+import type { CanonicalRequest, KeyPolicy, LookupNeed, Lookups, PricingContext, VendorAdapter, VendorRoute } from '../vendors/types';
 import { matchEndpoint, type EndpointPattern } from './endpoints';
 import { checkField, type FieldRule } from './params';
 
@@ -32,7 +32,9 @@ export interface KeyRecord {
 
 export type Decision =
   | { kind: 'allow'; micros: number; route: VendorRoute | undefined; basis: string; request: CanonicalRequest }
-  | { kind: 'deny'; code: ErrorCode; message: string; micros?: number };
+  | { kind: 'deny'; code: ErrorCode; message: string; micros?: number }
+  /** The price depends on vendor objects: look them up with the real key, then decide again with `lookups`. */
+  | { kind: 'lookup'; need: LookupNeed };
 
 export interface DecideInput {
   /** undefined: no key was presented; null: a key was presented but is unknown. */
@@ -42,6 +44,7 @@ export interface DecideInput {
   request: CanonicalRequest | { error: string };
   now: number;
   pricing: PricingContext;
+  lookups?: Lookups;
 }
 
 const deny = (code: ErrorCode, message: string): Decision => ({ kind: 'deny', code, message });
@@ -104,7 +107,8 @@ export function decide(input: DecideInput): Decision {
     }
     return free;
   }
-  const price = route.price(req, input.pricing);
+  if (route.lookup && !input.lookups) return { kind: 'lookup', need: route.lookup(req) };
+  const price = route.price(req, input.lookups ? { ...input.pricing, lookups: input.lookups } : input.pricing);
   if (price.kind === 'unknown') {
     return deny('cost_unknown', `Keybrake cannot price this ${vendor.name} call, so it is refused: ${price.reason}.`);
   }
@@ -112,10 +116,9 @@ export function decide(input: DecideInput): Decision {
   const perCall = key.policy.max_per_call_micros;
   if (perCall !== undefined && price.micros > perCall) {
     return {
-      ...deny(
-        'per_call_cap_exceeded',
-        `Spending cap reached: this call would cost $${(price.micros / 1e6).toFixed(2)}, more than this vault key's limit of $${(perCall / 1e6).toFixed(2)} per call. Retrying will not help.`,
-      ),
+      kind: 'deny',
+      code: 'per_call_cap_exceeded',
+      message: `Spending cap reached: this call would cost $${(price.micros / 1e6).toFixed(2)}, more than this vault key's limit of $${(perCall / 1e6).toFixed(2)} per call. Retrying will not help.`,
       micros: price.micros,
     };
   }

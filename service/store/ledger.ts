@@ -6,6 +6,7 @@ import type { Knex } from 'knex';
 import type { Db } from './db';
 import { rowsOf } from './db';
 import { completeAudit, insertAudit, type AuditEntry, type AuditOutcome } from './audit';
+import { addCounted } from './counted';
 
 export type CapKind = 'daily' | 'total' | 'budget';
 
@@ -23,7 +24,28 @@ export interface RateCheck {
   expiresAt: number;
 }
 
-export type Refusal = { kind: CapKind; spentMicros: number; cap: CapCheck } | { kind: 'rate'; requests: number };
+/** Claims a request's content hash for the dedupe window; an unexpired claim by the same key is a duplicate. */
+export interface DedupeClaim {
+  keyId: string;
+  hash: string;
+  now: number;
+  /** Claims made before this have expired. */
+  cutoff: number;
+  auditId: string;
+  idempotencyKey: string;
+}
+
+export interface DedupeRow {
+  audit_id: string;
+  idempotency_key: string;
+  status: number | null;
+  response: string | null;
+}
+
+export type Refusal =
+  | { kind: CapKind; spentMicros: number; cap: CapCheck }
+  | { kind: 'rate'; requests: number }
+  | { kind: 'duplicate'; original: DedupeRow };
 
 export type ReserveResult = { ok: true } | { ok: false; refusal: Refusal };
 
@@ -52,12 +74,28 @@ async function spentInTrx(trx: Knex.Transaction, cap: CapCheck): Promise<number>
  */
 export async function reserveAndAudit(
   db: Db,
-  r: { micros: number; caps: CapCheck[]; rate?: RateCheck },
+  r: { micros: number; caps: CapCheck[]; rate?: RateCheck; dedupe?: DedupeClaim },
   entry: AuditEntry,
-  onRefuse: (refusal: Refusal) => Pick<AuditEntry, 'code' | 'message' | 'status'>,
+  onRefuse: (refusal: Refusal) => Partial<Pick<AuditEntry, 'code' | 'message' | 'status' | 'decision'>>,
 ): Promise<ReserveResult> {
   try {
     await db.knex.transaction(async (trx) => {
+      if (r.dedupe) {
+        const d = r.dedupe;
+        const claimed = await trx.raw(
+          `INSERT INTO dedupe (key_id, request_hash, created_at, audit_id, idempotency_key) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (key_id, request_hash) DO UPDATE
+             SET created_at = excluded.created_at, audit_id = excluded.audit_id, idempotency_key = excluded.idempotency_key,
+                 status = NULL, response = NULL
+             WHERE dedupe.created_at < ?
+           RETURNING audit_id`,
+          [d.keyId, d.hash, d.now, d.auditId, d.idempotencyKey, d.cutoff],
+        );
+        if (rowsOf(db.dialect, claimed).length === 0) {
+          const original = (await trx('dedupe').where({ key_id: d.keyId, request_hash: d.hash }).first('audit_id', 'idempotency_key', 'status', 'response')) as DedupeRow;
+          throw new Refused({ kind: 'duplicate', original });
+        }
+      }
       if (r.rate) {
         const result = await trx.raw(
           `INSERT INTO rate_windows (subject_id, window_start, requests, expires_at) VALUES (?, ?, 1, ?)
@@ -99,6 +137,11 @@ export interface Settlement {
   reservedMicros: number;
   /** What the call really cost; equal to the reservation when it must be kept. */
   finalMicros: number;
+  /** The vendor object this call counted toward (its final amount is added). */
+  counted?: { workspaceId: string; vendor: string; objectId: string };
+  /** The dedupe claim to complete with the response, for replays. */
+  dedupe?: { keyId: string; hash: string; status: number; response: string };
+  now: number;
 }
 
 /** Moves every reservation to the final amount and completes the audit row, in one transaction. */
@@ -112,15 +155,25 @@ export async function settle(db: Db, s: Settlement, outcome: AuditOutcome): Prom
           .update({ spent_micros: trx.raw('spent_micros + ?', [delta]) });
       }
     }
+    if (s.counted && s.finalMicros > 0) await addCounted(trx, s.counted.workspaceId, s.counted.vendor, s.counted.objectId, s.finalMicros, s.now);
+    if (s.dedupe) {
+      await trx('dedupe').where({ key_id: s.dedupe.keyId, request_hash: s.dedupe.hash, audit_id: s.auditId }).update({ status: s.dedupe.status, response: s.dedupe.response });
+    }
     await completeAudit(trx, s.auditId, outcome);
   });
 }
 
-/** Drops rate windows that have ended; called periodically, in small batches. */
-export async function purgeRateWindows(db: Db, now: number): Promise<number> {
-  const ids = db.knex('rate_windows').where('expires_at', '<', now).select('subject_id', 'window_start').limit(1000);
-  const stale = (await ids) as { subject_id: string; window_start: string }[];
+/** Forgets a dedupe claim whose call never reached the vendor, so that a retry is not taken for a duplicate. */
+export async function releaseDedupe(db: Db, keyId: string, hash: string, auditId: string): Promise<void> {
+  await db.knex('dedupe').where({ key_id: keyId, request_hash: hash, audit_id: auditId }).del();
+}
+
+/** Drops ended rate windows and dedupe claims older than a day; called periodically, in small batches. */
+export async function purgeExpired(db: Db, now: number): Promise<number> {
+  const stale = (await db.knex('rate_windows').where('expires_at', '<', now).select('subject_id', 'window_start').limit(1000)) as { subject_id: string; window_start: string }[];
   let n = 0;
   for (const row of stale) n += await db.knex('rate_windows').where(row).del();
+  const old = (await db.knex('dedupe').where('created_at', '<', now - 86_400_000).select('key_id', 'request_hash').limit(1000)) as { key_id: string; request_hash: string }[];
+  for (const row of old) n += await db.knex('dedupe').where(row).del();
   return n;
 }

@@ -39,6 +39,7 @@ export const resend: VendorAdapter = {
   requestHeaders: ['accept', 'idempotency-key', 'user-agent', 'x-batch-validation'],
   responseHeaders: ['ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'retry-after'],
   queryOnWrite: false,
+  idempotencyHeader: 'idempotency-key',
   routes,
   // Resend's 4xx answers (validation, auth, idempotency conflicts, rate limits) send nothing.
   releasesReservation: (status) => status >= 400 && status < 500,

@@ -42,7 +42,11 @@ export interface VendorRoute {
    * or returns why it cannot be made safe.
    */
   prepare?: (req: CanonicalRequest, policy: KeyPolicy, ctx: PricingContext) => CanonicalRequest | string;
+  /** What must be looked up (with the real key) before this call can be priced. */
+  lookup?: (req: CanonicalRequest) => LookupNeed;
   price?: (req: CanonicalRequest, ctx: PricingContext) => PriceResult;
+  /** The object whose counted amount grows by what this call settled to (so that it is never counted twice). */
+  countsAs?: (req: CanonicalRequest, response: unknown) => string | undefined;
   /** The canonical body holds a top-level JSON array under the adapter's arrayBodyField; forward the array. */
   arrayBody?: boolean;
   /** The actual cost from a 2xx response body, where the vendor reports it. */
@@ -52,6 +56,24 @@ export interface VendorRoute {
 export interface PricingContext {
   fx: FxTable;
   prices: PriceTables;
+  /** Objects looked up with the real key before pricing, and what Keybrake already counted for them. */
+  lookups?: Lookups;
+}
+
+export type LookupResult = { ok: true; body: unknown } | { ok: false; status: number };
+
+export interface Lookups {
+  /** By vendor path, e.g. `/v1/payment_intents/pi_123`. */
+  objects: Record<string, LookupResult>;
+  /** Micro-USD already counted against caps for each object id (create-then-confirm is counted once). */
+  counted: Record<string, number>;
+}
+
+export interface LookupNeed {
+  /** Vendor paths to GET with the real key. */
+  paths: string[];
+  /** Object ids whose already-counted amounts the price depends on. */
+  counted: string[];
 }
 
 export interface FxTable {
@@ -72,6 +94,8 @@ export interface KeyPolicy {
   /** Rules by endpoint pattern, then by field (see policy/params.ts). */
   params?: Record<string, Record<string, { eq?: string | number | boolean; in?: (string | number | boolean)[]; min?: number; max?: number; forbidden?: true }>>;
   rate_limit?: { requests_per_minute: number };
+  /** How long an identical money-moving request counts as a duplicate (ms); 0 turns dedupe off. Default 10 min. */
+  dedupe_ms?: number;
   /** Twilio: the longest call this key may start, in seconds (TimeLimit is injected or capped to it). */
   max_call_seconds?: number;
   /** IANA time zone of the daily window; UTC when absent. */
@@ -102,6 +126,8 @@ export interface VendorAdapter {
   /** Whether a non-GET call may carry query parameters (Stripe's may not: they would escape pricing). */
   queryOnWrite: boolean;
   routes: readonly VendorRoute[];
+  /** The header the vendor reads an idempotency key from (Stripe, Resend); Keybrake sends a derived one. */
+  idempotencyHeader?: string;
   /** Query parameters that carry the secret, for vendors that authenticate that way (never audited). */
   authQuery?(credentials: Record<string, string>): Record<string, string>;
   /** The path the vendor receives, given the real credentials (Twilio puts the real Account SID in it). */

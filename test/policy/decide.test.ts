@@ -22,7 +22,7 @@ const req = (method: string, path: string, body: Record<string, string> = {}, he
   method, segments: path.slice(1).split('/'), path, query: {}, body, headers,
 });
 const run = (k: KeyRecord | null | undefined, r: CanonicalRequest | { error: string }) => decide({ key: k, vendor: stripe, request: r, now: NOW, pricing: { fx: BUILTIN_FX, prices: BUILTIN_PRICES } });
-const code = (d: ReturnType<typeof run>): string => (d.kind === 'deny' ? d.code : `allow:${d.micros}`);
+const code = (d: ReturnType<typeof run>): string => (d.kind === 'deny' ? d.code : d.kind === 'lookup' ? `lookup:${d.need.paths.join(',')}` : `allow:${d.micros}`);
 
 describe('decide', () => {
   const pi = req('POST', '/v1/payment_intents', { amount: '2000', currency: 'usd' });
@@ -41,7 +41,8 @@ describe('decide', () => {
     ['priced', key(), pi, 'allow:20000000'],
     ['read is free', key(), req('GET', '/v1/payment_intents/pi_1'), 'allow:0'],
     ['unknown currency', key(), req('POST', '/v1/payment_intents', { amount: '1', currency: 'zzz' }), 'cost_unknown'],
-    ['unpriced money mover', key(), req('POST', '/v1/refunds', { charge: 'ch_1' }), 'cost_unknown'],
+    ['a refund needs the charge looked up first', key(), req('POST', '/v1/refunds', { charge: 'ch_1' }), 'lookup:/v1/charges/ch_1'],
+    ['unpriced money mover', key({ allowedEndpoints: [p('*')] }), req('POST', '/v1/subscriptions', { customer: 'cus_1' }), 'cost_unknown'],
     ['Stripe-Account not allowed', key(), req('POST', '/v1/payment_intents', { amount: '1', currency: 'usd' }, { 'stripe-account': 'acct_1' }), 'parameter_not_allowed'],
     ['Stripe-Account allowed', key({ policy: { stripe_accounts: ['acct_1'] } }), req('POST', '/v1/payment_intents', { amount: '1', currency: 'usd' }, { 'stripe-account': 'acct_1' }), 'allow:10000'],
     ['non-money POST is free', key({ allowedEndpoints: [p('POST /v1/customers')] }), req('POST', '/v1/customers', { email: 'a@b.c' }), 'allow:0'],

@@ -89,7 +89,7 @@ describeEachStore('policy depth', (storeName) => {
     const budget = created.body as { id: string };
     const keys = await Promise.all([1, 2, 3].map((i) => svc.issueKey({ vendor: 'stripe', daily_usd_cap: 40, budget: budget.id, allowed_endpoints: ['POST /v1/charges'], label: `user-7/conv-${i}` })));
     const before = fake.acceptedMinor();
-    const results = await Promise.all(Array.from({ length: 90 }, (_, i) => call(svc.url, '/stripe/v1/charges', { key: keys[i % 3]!.vault_key, form: 'amount=100&currency=usd' })));
+    const results = await Promise.all(Array.from({ length: 90 }, (_, i) => call(svc.url, '/stripe/v1/charges', { key: keys[i % 3]!.vault_key, form: `amount=100&currency=usd&description=order+${i}` })));
     expect(results.filter((r) => r.status === 200).length).toBe(50);
     const refusal = results.find((r) => r.status === 429)!;
     expect(refusal.body.error).toMatchObject({ code: 'daily_cap_exceeded', budget_id: budget.id, cap_usd: 50 });

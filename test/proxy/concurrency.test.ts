@@ -9,7 +9,8 @@ const charges = (fake: FakeStripe): number => fake.received.filter((r) => r.meth
 
 async function burst(urls: string[], vaultKey: string, n: number): Promise<number[]> {
   return Promise.all(
-    Array.from({ length: n }, (_, i) => call(urls[i % urls.length] as string, '/stripe/v1/charges', { key: vaultKey, form: 'amount=100&currency=usd&source=tok_visa' }).then((r) => r.status)),
+    // Distinct charges (an identical one inside the dedupe window would be refused as a duplicate).
+    Array.from({ length: n }, (_, i) => call(urls[i % urls.length] as string, '/stripe/v1/charges', { key: vaultKey, form: `amount=100&currency=usd&source=tok_visa&description=order+${i}` }).then((r) => r.status)),
   );
 }
 

@@ -104,8 +104,8 @@ describe('the resend client through the proxy, against Prism serving resend.yaml
     ]);
     expect(batch.error).toBeNull();
     const over = await resend.batch.send([
-      { from: 'a@acme.test', to: 'x@example.com', subject: '1', text: 'a' },
-      { from: 'a@acme.test', to: 'y@example.com', subject: '2', text: 'b' },
+      { from: 'a@acme.test', to: 'x@example.com', subject: '3', text: 'c' },
+      { from: 'a@acme.test', to: 'y@example.com', subject: '4', text: 'd' },
     ]);
     expect(over.data).toBeNull();
     expect(over.error).toMatchObject({ name: 'daily_cap_exceeded', statusCode: 429 });

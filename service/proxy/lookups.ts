@@ -1,0 +1,33 @@
+// Objects a price depends on (a payment intent to confirm, a charge to refund), fetched with the real key before
+// anything is reserved or forwarded. The GETs go through the same pool, with the same Connect headers.
+import type { Db } from '../store/db';
+import { countedFor } from '../store/counted';
+import type { LookupNeed, LookupResult, Lookups, VendorAdapter } from '../vendors/types';
+import { upstreamHeaders, type Upstreams } from './forward';
+
+const LOOKUP_HEADERS = ['stripe-account', 'stripe-context', 'stripe-version'];
+
+export async function performLookups(
+  deps: { db: Db; upstreams: Upstreams },
+  vendor: VendorAdapter,
+  workspaceId: string,
+  need: LookupNeed,
+  credentials: Record<string, string>,
+  inbound: Record<string, string>,
+): Promise<Lookups> {
+  const headers = Object.fromEntries(Object.entries(inbound).filter(([k]) => LOOKUP_HEADERS.includes(k)));
+  const objects: Record<string, LookupResult> = {};
+  await Promise.all(
+    need.paths.map(async (path) => {
+      const res = await deps.upstreams.forward(vendor, { method: 'GET', pathAndQuery: path, headers: upstreamHeaders(vendor, headers, credentials, undefined), body: undefined });
+      let body: unknown;
+      try {
+        body = JSON.parse(res.body.toString('utf8'));
+      } catch {
+        body = undefined;
+      }
+      objects[path] = res.status >= 200 && res.status < 300 && body !== undefined ? { ok: true, body } : { ok: false, status: res.status };
+    }),
+  );
+  return { objects, counted: await countedFor(deps.db, workspaceId, vendor.id, need.counted) };
+}
