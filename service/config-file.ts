@@ -81,6 +81,16 @@ const FileSchema = z
       .strict()
       .optional(),
     vendors: z.record(z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, 'vendor ids are lower case: letters, digits and -'), VendorSchema).optional(),
+    webhooks: z
+      .array(
+        z
+          .object({
+            url: z.string().url('an http(s) URL').refine((u) => /^https?:\/\//.test(u), 'an http(s) URL'),
+            events: z.array(z.enum(['cap.threshold', 'cap.exceeded', 'key.revoked', 'key.expired'])).min(1).optional(),
+          })
+          .strict(),
+      )
+      .optional(),
   })
   .strict();
 
@@ -91,6 +101,7 @@ export interface FileConfig {
   fx?: File['fx'];
   prices?: File['prices'];
   vendors: CustomVendorConfig[];
+  webhooks: { url: string; events?: string[] | undefined }[];
 }
 
 /** Reads and validates the file; returns an error line (without the variable name) or the config. */
@@ -112,7 +123,7 @@ export function loadConfigFile(path: string, builtinVendors: readonly string[]):
   for (const v of vendors) {
     if (builtinVendors.includes(v.id) || RESERVED.includes(v.id)) return `${path}: vendors.${v.id}: the id ${v.id} is taken; choose another`;
   }
-  return { ...(parsed.data.fx ? { fx: parsed.data.fx } : {}), ...(parsed.data.prices ? { prices: parsed.data.prices } : {}), vendors };
+  return { ...(parsed.data.fx ? { fx: parsed.data.fx } : {}), ...(parsed.data.prices ? { prices: parsed.data.prices } : {}), vendors, webhooks: parsed.data.webhooks ?? [] };
 }
 
 export function mergeFx(base: FxTable, override: FileConfig['fx']): FxTable {

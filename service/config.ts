@@ -44,6 +44,11 @@ const EnvSchema = z.object({
   KEYBRAKE_CONNECT_TIMEOUT_MS: positiveInt(10_000),
   KEYBRAKE_MAX_BODY_BYTES: positiveInt(1_048_576),
   KEYBRAKE_AUDIT_BODY_BYTES: positiveInt(8_192),
+  KEYBRAKE_AUDIT_RETENTION_DAYS: positiveInt(90),
+  KEYBRAKE_AUDIT_REDACT_FIELDS: z.string().regex(/^[A-Za-z0-9_.,\s-]*$/, 'a comma-separated list of field names').optional(),
+  KEYBRAKE_WEBHOOK_SECRET: z.string().min(24, 'at least 24 characters').optional(),
+  KEYBRAKE_WEBHOOK_POLL_MS: positiveInt(1_000),
+  KEYBRAKE_WEBHOOK_BACKOFF_MS: positiveInt(5_000),
   KEYBRAKE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -67,6 +72,16 @@ export interface Config {
   connectTimeoutMs: number;
   maxBodyBytes: number;
   auditBodyBytes: number;
+  auditRetentionDays: number;
+  /** Request and response fields stored as an HMAC instead of their value. */
+  auditHashedFields: string[];
+  /** Signs webhook deliveries; derived from the master key when unset. */
+  webhookSecret: string | undefined;
+  webhookPollMs: number;
+  /** First retry delay; doubled on each failure, at most an hour. */
+  webhookBackoffMs: number;
+  /** Global webhook targets from KEYBRAKE_CONFIG. */
+  webhooks: { url: string; events?: string[] | undefined }[];
   logLevel: string;
 }
 
@@ -89,7 +104,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError('TWILIO_AUTH_TOKEN: expected TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN to be set together');
   }
 
-  let file: ReturnType<typeof loadConfigFile> = { vendors: [] };
+  let file: ReturnType<typeof loadConfigFile> = { vendors: [], webhooks: [] };
   if (e.KEYBRAKE_CONFIG !== undefined) {
     file = loadConfigFile(e.KEYBRAKE_CONFIG, BUILTIN_VENDOR_IDS);
     if (typeof file === 'string') throw new ConfigError(`KEYBRAKE_CONFIG: ${file}`);
@@ -134,6 +149,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     connectTimeoutMs: e.KEYBRAKE_CONNECT_TIMEOUT_MS,
     maxBodyBytes: e.KEYBRAKE_MAX_BODY_BYTES,
     auditBodyBytes: e.KEYBRAKE_AUDIT_BODY_BYTES,
+    auditRetentionDays: e.KEYBRAKE_AUDIT_RETENTION_DAYS,
+    auditHashedFields: (e.KEYBRAKE_AUDIT_REDACT_FIELDS ?? '').split(',').map((f) => f.trim()).filter((f) => f !== ''),
+    webhookSecret: e.KEYBRAKE_WEBHOOK_SECRET,
+    webhookPollMs: e.KEYBRAKE_WEBHOOK_POLL_MS,
+    webhookBackoffMs: e.KEYBRAKE_WEBHOOK_BACKOFF_MS,
+    webhooks: file.webhooks,
     logLevel: e.KEYBRAKE_LOG_LEVEL,
   };
 }

@@ -7,7 +7,10 @@ import pino, { type Logger } from 'pino';
 import { createApp } from './app';
 import type { Config } from './config';
 import { randomBytes } from 'node:crypto';
-import { parseKey32, SecretBox } from './crypto';
+import { deriveKey, parseKey32, SecretBox } from './crypto';
+import { WebhookWorker } from './alerts/worker';
+import { Redactor } from './proxy/redact';
+import { purgeAudit } from './store/audit-query';
 import { Upstreams } from './proxy/forward';
 import { ensureGeneratedAdminKey } from './store/admin-keys';
 import { purgeExpired } from './store/ledger';
@@ -70,6 +73,9 @@ export async function startServer(config: Config, opts: Extras = {}): Promise<Ru
   }
 
   const box = new SecretBox(masterKey);
+  const clock = opts.clock ?? Date.now;
+  const redactor = new Redactor(deriveKey(masterKey, 'keybrake audit hmac'), config.auditHashedFields);
+  const webhookSecret = config.webhookSecret ?? `whsec_${deriveKey(masterKey, 'keybrake webhook signing').toString('base64url')}`;
   const registry = createRegistry(config.upstreams, config.customVendors.map(customAdapter));
   const upstreams = new Upstreams({ connectTimeoutMs: config.connectTimeoutMs, timeoutMs: config.upstreamTimeoutMs, maxResponseBytes: 16 * 1024 * 1024 });
   const credentials = new CredentialResolver(db, box, config.envSecrets, opts.clock);
@@ -80,8 +86,11 @@ export async function startServer(config: Config, opts: Extras = {}): Promise<Ru
     credentials,
     upstreams,
     adminKey: config.adminKey,
-    clock: opts.clock ?? Date.now,
+    clock,
     log,
+    redactor,
+    webhooks: config.webhooks,
+    webhookSecret,
     pricing: { fx: config.fx, prices: config.prices },
     maxBodyBytes: config.maxBodyBytes,
     auditBodyBytes: config.auditBodyBytes,
@@ -93,11 +102,18 @@ export async function startServer(config: Config, opts: Extras = {}): Promise<Ru
     s.once('error', fail);
   });
   server.keepAliveTimeout = 65_000;
-  // Ended rate windows are dropped in the background; a failure here only delays the clean-up.
+  // Housekeeping in the background, in small batches so that it never holds up traffic: ended rate windows and
+  // dedupe claims, and audit rows past KEYBRAKE_AUDIT_RETENTION_DAYS. A failure only delays the clean-up.
   const purge = setInterval(() => {
-    purgeExpired(db, Date.now()).catch((err: Error) => log.warn({ err: err.message }, 'purge of expired rate windows and dedupe claims failed'));
+    void (async () => {
+      await purgeExpired(db, Date.now());
+      const before = Date.now() - config.auditRetentionDays * 86_400_000;
+      for (let i = 0; i < 20 && (await purgeAudit(db, before, 500)) === 500; i++) await new Promise((r) => setTimeout(r, 50));
+    })().catch((err: Error) => log.warn({ err: err.message }, 'housekeeping failed'));
   }, 60_000);
   purge.unref();
+  const worker = new WebhookWorker({ db, log, secret: webhookSecret, globals: config.webhooks, pollMs: config.webhookPollMs, backoffMs: config.webhookBackoffMs, maxAttempts: 10, clock });
+  worker.start();
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
@@ -109,6 +125,7 @@ export async function startServer(config: Config, opts: Extras = {}): Promise<Ru
     url,
     async close() {
       clearInterval(purge);
+      await worker.stop();
       await new Promise<void>((ok) => {
         server.close(() => ok());
         server.closeIdleConnections();

@@ -65,7 +65,7 @@ describe('configuration', () => {
       throw new Error('expected a ConfigError');
     };
     expect(fail('fx:\n  taken: "2026-11-27"\n  rates:\n    EUR: -1\n')).toMatch(/^KEYBRAKE_CONFIG: .*fx\.rates\.EUR/);
-    expect(fail('webhooks: {}\n')).toMatch(/webhooks: is not a known setting/);
+    expect(fail('alerts: {}\n')).toMatch(/alerts: is not a known setting/);
     expect(fail('vendors:\n  acme:\n    base_url: ftp://x\n    auth: { style: bearer }\n')).toMatch(/vendors\.acme\.base_url: expected an http\(s\) URL/);
     expect(fail('vendors:\n  acme:\n    base_url: https://api.acme.test\n    auth: { style: header }\n')).toMatch(/vendors\.acme\.auth\.header: expected style header needs header/);
     expect(fail('vendors:\n  acme:\n    base_url: https://api.acme.test\n    auth: { style: bearer }\n    endpoints:\n      - match: POST /v1/x\n        price: { fixed_usd: 1, count_field: n }\n')).toMatch(/vendors\.acme\.endpoints\.0\.price: expected give exactly one of/);

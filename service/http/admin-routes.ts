@@ -16,6 +16,9 @@ import type { CredentialResolver } from '../vendors/credentials';
 import { microsToUsd, usdToMicros } from '../vendors/currency';
 import type { VendorRegistry } from '../vendors/registry';
 import type { VendorAdapter } from '../vendors/types';
+import { enqueue, keyEvent, type GlobalTarget } from '../alerts/events';
+import type { Redactor } from '../proxy/redact';
+import { createAuditRouter } from './audit-routes';
 import { createBudgetRouter } from './budget-routes';
 import { applyPolicy, PolicyFields, policyView, usd } from './key-policy';
 import { limitsFor, TOTAL_WINDOW } from './limits';
@@ -28,6 +31,9 @@ export interface AdminDeps {
   credentials: CredentialResolver;
   adminKey: string | undefined;
   clock: () => number;
+  redactor: Redactor;
+  webhooks: readonly GlobalTarget[];
+  webhookSecret: string;
 }
 
 const CreateKeyBody = z
@@ -233,9 +239,18 @@ export function createAdminRouter(deps: AdminDeps): Router {
     });
   });
 
+  /** Revokes, then announces key.revoked for each key this call revoked. */
+  const revoke = async (req: Request, by: { ids: string[] } | { labelPrefix: string }): Promise<string[]> => {
+    const now = clock();
+    const ids = await revokeKeys(db, ws(req), by, now);
+    const keys = (await Promise.all(ids.map((id) => getKey(db, ws(req), id)))).filter((k): k is StoredKey => k !== undefined);
+    await enqueue(db.knex, db.dialect, ws(req), keys.map((k) => keyEvent('key.revoked', k, now)), deps.webhooks, now);
+    return ids;
+  };
+
   router.delete('/vault/keys/:id', async (req, res) => {
     const id = req.params.id as string;
-    await revokeKeys(db, ws(req), { ids: [id] }, clock());
+    await revoke(req, { ids: [id] });
     const key = await getKey(db, ws(req), id);
     if (!key) throw new ApiError('not_found', `vault key ${id} not found`);
     res.json(keyView(key, clock()));
@@ -243,8 +258,13 @@ export function createAdminRouter(deps: AdminDeps): Router {
 
   router.post('/vault/keys/revoke', async (req, res) => {
     const body = parseOrThrow(RevokeBody, req.body ?? {});
-    const ids = await revokeKeys(db, ws(req), 'ids' in body ? { ids: body.ids } : { labelPrefix: body.label_prefix }, clock());
+    const ids = await revoke(req, 'ids' in body ? { ids: body.ids } : { labelPrefix: body.label_prefix });
     res.json({ revoked: ids.length, ids });
+  });
+
+  // Receivers verify Keybrake-Signature with this secret.
+  router.get('/webhooks/signing-secret', (_req, res) => {
+    res.json({ secret: deps.webhookSecret, header: 'Keybrake-Signature', scheme: 'v1 = hex HMAC-SHA256(secret, "<t>.<body>")' });
   });
 
   router.get('/vendors', async (req, res) => {
@@ -272,6 +292,7 @@ export function createAdminRouter(deps: AdminDeps): Router {
   });
 
   router.use(createBudgetRouter({ db, clock, workspace: ws }));
+  router.use(createAuditRouter({ db, redactor: deps.redactor, workspace: ws }));
 
   return router;
 }

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import { enqueue, exceededEvent, thresholdEvents, type CapState, type GlobalTarget } from '../alerts/events';
 import { hashSecret, newId, type SecretBox } from '../crypto';
 import { ApiError, errorBody, errorHeaders } from '../errors';
 import { decide, type Decision } from '../policy/decide';
@@ -12,7 +13,7 @@ import { canonicalize } from '../proxy/canonical';
 import { BodyError, encodeForm } from '../proxy/form';
 import { UpstreamError, upstreamHeaders, type UpstreamResponse, type Upstreams } from '../proxy/forward';
 import { performLookups } from '../proxy/lookups';
-import { maskCardNumbers, redactResponseBody, redactTree, truncate } from '../proxy/redact';
+import { maskCardNumbers, truncate, type Redactor } from '../proxy/redact';
 import { DEFAULT_WORKSPACE } from '../store/admin-keys';
 import { insertAudit, type AuditEntry } from '../store/audit';
 import type { Db } from '../store/db';
@@ -31,6 +32,9 @@ export interface ProxyDeps {
   upstreams: Upstreams;
   credentials: CredentialResolver;
   box: SecretBox;
+  redactor: Redactor;
+  /** Global webhook targets for alert events. */
+  webhooks: readonly GlobalTarget[];
   pricing: PricingContext;
   log: Logger;
   clock: () => number;
@@ -172,7 +176,7 @@ export function createProxyHandler(deps: ProxyDeps) {
       idempotencyKey: header(req, 'idempotency-key', 255),
       requestBody: canonical
         ? hasBody
-          ? truncate(encodeBody(vendor, redactTree(canonical.body), route), deps.auditBodyBytes)
+          ? truncate(encodeBody(vendor, deps.redactor.tree(canonical.body), route), deps.auditBodyBytes)
           : null
         : body === 'too_large' || body.length === 0
           ? null
@@ -206,6 +210,7 @@ export function createProxyHandler(deps: ProxyDeps) {
     const pathAndQuery = upstreamPath + (fullQuery ? `?${fullQuery}` : '');
     const micros = allowed.micros;
     const limits = limitsFor(key, now);
+    const capResetsAt = (kind: CapState['kind']): number | null => (kind === 'daily' ? limits.keyWindow.resetsAt : kind === 'budget' ? (limits.budgetWindow?.resetsAt ?? null) : null);
     const dedupeMs = key.policy.dedupe_ms ?? DEFAULT_DEDUPE_MS;
     let dedupe: DedupeClaim | undefined;
     if (route?.moneyMoving && micros > 0 && dedupeMs > 0) {
@@ -231,6 +236,10 @@ export function createProxyHandler(deps: ProxyDeps) {
         }
         const err = refusalError(refusal, key, limits, micros, now);
         return { code: err.code, message: err.message, status: err.status };
+      }, async (trx, spentAfter) => {
+        // Thresholds reached by this reservation become events in the same transaction: durable with it.
+        const states: CapState[] = limits.caps.map((cap, i) => ({ ...cap, spentMicros: spentAfter[i] ?? 0, resetsAt: capResetsAt(cap.kind) }));
+        await enqueue(trx, db.dialect, key.workspaceId, thresholdEvents(key, states), deps.webhooks, now);
       });
       if (!reserved.ok) {
         const refusal = reserved.refusal;
@@ -245,6 +254,10 @@ export function createProxyHandler(deps: ProxyDeps) {
         }
         const err = refusalError(refusal, key, limits, micros, now);
         log.info({ ...logLine, decision: 'deny', code: err.code, status: err.status }, 'proxy refused');
+        if (refusal.kind !== 'rate') {
+          const state: CapState = { ...refusal.cap, spentMicros: refusal.spentMicros, resetsAt: capResetsAt(refusal.kind) };
+          await enqueue(db.knex, db.dialect, key.workspaceId, [exceededEvent(key, state, micros)], deps.webhooks, now).catch((e: Error) => log.warn({ ...logLine, err: e.message }, 'cap.exceeded event not queued'));
+        }
         return sendError(res, err, auditId);
       }
     } catch (err) {
@@ -301,7 +314,7 @@ export function createProxyHandler(deps: ProxyDeps) {
           settledMicros: reconcile ? null : finalMicros,
           objectId: upstream ? (vendor.objectId(parsed) ?? null) : null,
           upstreamRequestId: (upstream?.headers['request-id'] ?? upstream?.headers['twilio-request-id'])?.slice(0, 255) ?? null,
-          responseBody: upstream ? redactResponseBody(upstream.body, deps.auditBodyBytes) : null,
+          responseBody: upstream ? deps.redactor.responseBody(upstream.body, deps.auditBodyBytes) : null,
           reconcile,
           ...(failure ? { code: failure.code, message: failure.message } : {}),
         },

@@ -1,4 +1,7 @@
-// Audit bodies: secrets masked, card numbers reduced to their last four digits, then truncated.
+// Audit bodies: secrets masked, card numbers reduced to their last four digits, configured fields replaced by an
+// HMAC-SHA256 under a server key (searchable through POST /audit/hash, as Vault's audit device does), then
+// truncated. Vault keys, admin keys and vendor secrets never reach a body in the first place.
+import { createHmac } from 'node:crypto';
 import type { JsonObject, JsonValue } from '../vendors/types';
 
 // Field names whose values are secrets wherever they appear (Stripe: card[number], card[cvc], client_secret).
@@ -25,37 +28,57 @@ export function maskCardNumbers(text: string): string {
   });
 }
 
-export function redactTree<T extends JsonValue>(value: T, key = ''): T {
-  return redactJson(value, key) as T;
-}
-
-function redactJson(value: unknown, key = ''): unknown {
-  if (typeof value === 'string') return SECRET_FIELDS.has(key.toLowerCase()) && value !== '' ? '[redacted]' : maskCardNumbers(value);
-  if (typeof value === 'number' && SECRET_FIELDS.has(key.toLowerCase())) return '[redacted]';
-  if (Array.isArray(value)) return value.map((v) => redactJson(v, key));
-  if (value !== null && typeof value === 'object') {
-    const out: JsonObject = {};
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = redactJson(v, k) as JsonValue;
-    return out;
-  }
-  return value;
-}
-
 export function truncate(text: string, maxBytes: number): string {
   if (Buffer.byteLength(text) <= maxBytes) return text;
   const cut = Buffer.from(text).subarray(0, maxBytes).toString('utf8').replace(/\uFFFD$/, '');
   return `${cut}…[truncated]`;
 }
 
-/** A response body for the audit: JSON is parsed and redacted field by field; anything else is masked as text. */
-export function redactResponseBody(body: Buffer, maxBytes: number): string | null {
-  if (body.length === 0) return null;
-  const text = body.toString('utf8');
-  let out: string;
-  try {
-    out = JSON.stringify(redactJson(JSON.parse(text)));
-  } catch {
-    out = maskCardNumbers(text);
+export class Redactor {
+  private readonly hashed: Set<string>;
+
+  constructor(
+    private readonly hmacKey: Buffer,
+    hashedFields: readonly string[] = [],
+  ) {
+    this.hashed = new Set(hashedFields.map((f) => f.toLowerCase()));
   }
-  return truncate(out, maxBytes);
+
+  /** The value an operator searches the audit for: `hmac:` + HMAC-SHA256(server key, value), hex. */
+  hash(value: string): string {
+    return `hmac:${createHmac('sha256', this.hmacKey).update(value, 'utf8').digest('hex')}`;
+  }
+
+  private walk(value: unknown, key: string): unknown {
+    const k = key.toLowerCase();
+    if (typeof value === 'string' || typeof value === 'number') {
+      if (this.hashed.has(k)) return this.hash(String(value));
+      if (SECRET_FIELDS.has(k) && value !== '') return '[redacted]';
+      return typeof value === 'string' ? maskCardNumbers(value) : value;
+    }
+    if (Array.isArray(value)) return value.map((v) => this.walk(v, key));
+    if (value !== null && typeof value === 'object') {
+      const out: JsonObject = {};
+      for (const [ck, cv] of Object.entries(value as Record<string, unknown>)) out[ck] = this.walk(cv, ck) as JsonValue;
+      return out;
+    }
+    return value;
+  }
+
+  tree<T extends JsonValue>(value: T): T {
+    return this.walk(value, '') as T;
+  }
+
+  /** A response body for the audit: JSON is redacted field by field; anything else is masked as text. */
+  responseBody(body: Buffer, maxBytes: number): string | null {
+    if (body.length === 0) return null;
+    const text = body.toString('utf8');
+    let out: string;
+    try {
+      out = JSON.stringify(this.walk(JSON.parse(text), ''));
+    } catch {
+      out = maskCardNumbers(text);
+    }
+    return truncate(out, maxBytes);
+  }
 }

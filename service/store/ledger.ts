@@ -77,9 +77,12 @@ export async function reserveAndAudit(
   r: { micros: number; caps: CapCheck[]; rate?: RateCheck; dedupe?: DedupeClaim },
   entry: AuditEntry,
   onRefuse: (refusal: Refusal) => Partial<Pick<AuditEntry, 'code' | 'message' | 'status' | 'decision'>>,
+  /** Runs in the reservation's transaction with each cap's spend after it (alerts are queued atomically with it). */
+  afterReserve?: (trx: Knex.Transaction, spentAfter: number[]) => Promise<void>,
 ): Promise<ReserveResult> {
   try {
     await db.knex.transaction(async (trx) => {
+      const spentAfter: number[] = [];
       if (r.dedupe) {
         const d = r.dedupe;
         const claimed = await trx.raw(
@@ -118,10 +121,13 @@ export async function reserveAndAudit(
              RETURNING spent_micros`,
             [cap.subjectId, cap.windowStart, r.micros, cap.capMicros],
           );
-          if (rowsOf(db.dialect, result).length === 0) throw new Refused({ kind: cap.kind, spentMicros: await spentInTrx(trx, cap), cap });
+          const rows = rowsOf<{ spent_micros: number }>(db.dialect, result);
+          if (rows.length === 0) throw new Refused({ kind: cap.kind, spentMicros: await spentInTrx(trx, cap), cap });
+          spentAfter.push(Number(rows[0]?.spent_micros));
         }
       }
       await insertAudit(trx, { ...entry, reservedMicros: r.micros });
+      if (afterReserve && r.micros > 0) await afterReserve(trx, spentAfter);
     });
     return { ok: true };
   } catch (err) {

@@ -94,6 +94,10 @@ export interface KeyPolicy {
   /** Rules by endpoint pattern, then by field (see policy/params.ts). */
   params?: Record<string, Record<string, { eq?: string | number | boolean; in?: (string | number | boolean)[]; min?: number; max?: number; forbidden?: true }>>;
   rate_limit?: { requests_per_minute: number };
+  /** Fractions of a cap at which cap.threshold fires, once per window each. Default [0.8]. */
+  alert_thresholds?: number[];
+  /** This key's own webhook target, besides the global ones. */
+  webhook_url?: string;
   /** How long an identical money-moving request counts as a duplicate (ms); 0 turns dedupe off. Default 10 min. */
   dedupe_ms?: number;
   /** Twilio: the longest call this key may start, in seconds (TimeLimit is injected or capped to it). */

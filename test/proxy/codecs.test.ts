@@ -2,7 +2,7 @@
 import { canonicalPath } from '../../service/proxy/canonical';
 import { encodeForm, parseForm } from '../../service/proxy/form';
 import { parseStrictJson, toFormTree } from '../../service/proxy/strict-json';
-import { maskCardNumbers, redactTree } from '../../service/proxy/redact';
+import { maskCardNumbers, Redactor } from '../../service/proxy/redact';
 
 const plain = (v: unknown): unknown => JSON.parse(JSON.stringify(v));
 
@@ -103,12 +103,22 @@ describe('repeatable form fields (Twilio)', () => {
 describe('redaction', () => {
   test('masks card numbers and secret fields, keeps the rest', () => {
     const tree = parseForm('card[number]=4242424242424242&card[cvc]=123&description=card+4000+0566+5566+5556+for+bob&amount=2000');
-    expect(plain(redactTree(tree))).toEqual({
+    expect(plain(new Redactor(Buffer.alloc(32)).tree(tree))).toEqual({
       card: { number: '[redacted]', cvc: '[redacted]' },
       description: 'card [card ••••5556] for bob',
       amount: '2000',
     });
   });
+  test('configured fields become an HMAC that POST /audit/hash reproduces', () => {
+    const r = new Redactor(Buffer.alloc(32, 7), ['receipt_email', 'customer']);
+    const out = r.tree({ receipt_email: 'ann@example.com', customer: 'cus_1', amount: 100, metadata: { customer: 'cus_1' } }) as Record<string, unknown>;
+    expect(out.receipt_email).toBe(r.hash('ann@example.com'));
+    expect(out.receipt_email).toMatch(/^hmac:[0-9a-f]{64}$/);
+    expect((out.metadata as Record<string, unknown>).customer).toBe(r.hash('cus_1'));
+    expect(out.amount).toBe(100);
+    expect(new Redactor(Buffer.alloc(32, 8)).hash('ann@example.com')).not.toBe(r.hash('ann@example.com'));
+  });
+
   test('leaves digit runs that fail the Luhn check', () => {
     expect(maskCardNumbers('order 1234567890123')).toBe('order 1234567890123');
   });
