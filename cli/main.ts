@@ -2,6 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { difyDocuments } from '../openapi/dify-routes';
+import { packagePlugin, writePlugin } from '../openapi/plugin-files';
 import { generateBackendSnippet, generateChatflow, generateDifyTool, GenerateError, generateHttpNode, type Generated } from '../openapi/generate';
 import { main } from '../service/main';
 
@@ -14,6 +15,9 @@ Commands:
   generate dify-http-node --vendor V --endpoint "POST /v1/x" --proxy-url URL [--out FILE]
   generate dify-chatflow --vendor V --proxy-url URL [--endpoints …] [--out FILE]
   generate backend-snippet --lang ts|python --vendor V [--endpoints …] [--daily-usd-cap N] [--expires-in 24h]
+  plugin generate [--dir plugin]         write the Dify plugin's sources from the catalogs
+  plugin package [--dir plugin] [--out keybrake.difypkg]
+                                         check them against Dify's rules and write the package
   keys create --vendor V --daily-usd-cap N --endpoints "POST /v1/x,GET /v1/y/{id}"
               [--expires-in 72h] [--label L]
   keys list [--label-prefix P] [--vendor V] [--status active|revoked|expired]
@@ -149,6 +153,24 @@ function generate(args: string[]): number {
   return 0;
 }
 
+function plugin(args: string[]): number {
+  const [what, ...rest] = args;
+  const { values } = parseArgs({ args: rest, options: { dir: { type: 'string' }, out: { type: 'string' } } });
+  const dir = values.dir ?? 'plugin';
+  if (what === 'generate') {
+    const changed = writePlugin(dir);
+    process.stdout.write(changed.length === 0 ? `${dir}: up to date\n` : `${dir}: wrote ${changed.join(', ')}\n`);
+    return 0;
+  }
+  if (what === 'package') {
+    const out = values.out ?? 'keybrake.difypkg';
+    const { files, bytes } = packagePlugin(dir, out);
+    process.stdout.write(`${out}: ${files} files, ${bytes} bytes\n`);
+    return 0;
+  }
+  throw new GenerateError(`unknown plugin command "${what ?? ''}" (generate, package)`);
+}
+
 export async function run(argv: string[], env: Env): Promise<number | undefined> {
   const [command, ...rest] = argv;
   try {
@@ -158,6 +180,8 @@ export async function run(argv: string[], env: Env): Promise<number | undefined>
         return undefined;
       case 'generate':
         return generate(rest);
+      case 'plugin':
+        return plugin(rest);
       case 'keys':
         return await keys(rest, env);
       case undefined:

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { ApiError, errorBody, errorHeaders } from './errors';
 import { createAdminRouter, type AdminDeps } from './http/admin-routes';
 import { createProxyHandler, type ProxyDeps } from './http/proxy-route';
+import { whoami } from './http/whoami';
 
 export type AppDeps = AdminDeps & ProxyDeps & { log: Logger; publicRoutes?: express.Router[] };
 
@@ -22,6 +23,11 @@ export function createApp(deps: AppDeps): express.Express {
     if (!vendor) return next();
     const rest = slash === -1 ? '/' + url.slice(end) : url.slice(slash);
     proxy(req, res, vendor, rest).catch(next);
+  });
+
+  // Authenticated by the vault key itself, so it sits before the admin router.
+  app.get('/vault/whoami', (req, res, next) => {
+    whoami(deps.db, deps.clock, req, res).catch(() => next(new ApiError('store_unavailable', 'Keybrake cannot reach its database.')));
   });
 
   app.get('/healthz', async (_req, res) => {
