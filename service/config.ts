@@ -29,6 +29,7 @@ const EnvSchema = z.object({
     .regex(/^postgres(ql)?:\/\//, 'a postgres:// or postgresql:// URL (unset it to use SQLite)')
     .optional(),
   KEYBRAKE_SQLITE_PATH: z.string().min(1, 'a file path').default('./data/keybrake.db'),
+  KEYBRAKE_SQLITE_SYNCHRONOUS: z.enum(['normal', 'full']).default('normal'),
   KEYBRAKE_ADMIN_KEY: z.string().min(24, 'at least 24 characters').optional(),
   KEYBRAKE_MASTER_KEY: z
     .string()
@@ -56,6 +57,7 @@ export interface Config {
   port: number;
   host: string;
   store: { kind: 'postgres'; url: string } | { kind: 'sqlite'; path: string };
+  sqliteSynchronous: 'normal' | 'full';
   adminKey: string | undefined;
   masterKey: Buffer | undefined;
   /** Vendor secrets given in the environment, by vendor id then field name. */
@@ -136,6 +138,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     port: e.PORT,
     host: e.HOST,
     store: e.DATABASE_URL ? { kind: 'postgres', url: e.DATABASE_URL } : { kind: 'sqlite', path: e.KEYBRAKE_SQLITE_PATH },
+    sqliteSynchronous: e.KEYBRAKE_SQLITE_SYNCHRONOUS,
     adminKey: e.KEYBRAKE_ADMIN_KEY,
     masterKey: e.KEYBRAKE_MASTER_KEY === undefined ? undefined : parseKey32(e.KEYBRAKE_MASTER_KEY),
     envSecrets,

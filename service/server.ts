@@ -60,7 +60,7 @@ export async function startServer(config: Config, opts: Extras = {}): Promise<Ru
   const masterKey = config.masterKey ?? (config.store.kind === 'sqlite' ? sqliteMasterKey(config.store.path, log) : undefined);
   if (!masterKey) throw new Error('KEYBRAKE_MASTER_KEY is required');
 
-  const db = openDb(config.store);
+  const db = openDb(config.store, 10, config.sqliteSynchronous);
   await migrate(db);
   if (config.adminKey === undefined) {
     const generated = await ensureGeneratedAdminKey(db, Date.now());

@@ -15,7 +15,7 @@ import { UpstreamError, upstreamHeaders, type UpstreamResponse, type Upstreams }
 import { performLookups } from '../proxy/lookups';
 import { maskCardNumbers, truncate, type Redactor } from '../proxy/redact';
 import { DEFAULT_WORKSPACE } from '../store/admin-keys';
-import { insertAudit, type AuditEntry } from '../store/audit';
+import { writeAudit, type AuditEntry } from '../store/audit';
 import type { Db } from '../store/db';
 import { findKeyByHash, type StoredKey } from '../store/keys';
 import { releaseDedupe, reserveAndAudit, settle, type DedupeClaim } from '../store/ledger';
@@ -186,12 +186,12 @@ export function createProxyHandler(deps: ProxyDeps) {
 
     const refuse = async (err: ApiError, extra: Partial<AuditEntry> = {}): Promise<void> => {
       try {
-        await insertAudit(db.knex, { ...entry, decision: 'deny', code: err.code, message: err.message, status: err.status, latencyMs: elapsed(), ...extra });
+        await writeAudit(db, { ...entry, decision: 'deny', code: err.code, message: err.message, status: err.status, latencyMs: elapsed(), ...extra });
       } catch (storeErr) {
         log.error({ ...logLine, err: (storeErr as Error).message }, 'audit write failed for a refusal');
         err = STORE_DOWN();
       }
-      log.info({ ...logLine, decision: 'deny', code: err.code, status: err.status }, 'proxy refused');
+      log.debug({ ...logLine, decision: 'deny', code: err.code, status: err.status }, 'proxy refused');
       sendError(res, err, auditId);
     };
 
@@ -236,10 +236,11 @@ export function createProxyHandler(deps: ProxyDeps) {
         }
         const err = refusalError(refusal, key, limits, micros, now);
         return { code: err.code, message: err.message, status: err.status };
-      }, async (trx, spentAfter) => {
-        // Thresholds reached by this reservation become events in the same transaction: durable with it.
+      }, (spentAfter) => {
+        // Thresholds reached by this reservation become events, written with it (each happens once, by its key).
         const states: CapState[] = limits.caps.map((cap, i) => ({ ...cap, spentMicros: spentAfter[i] ?? 0, resetsAt: capResetsAt(cap.kind) }));
-        await enqueue(trx, db.dialect, key.workspaceId, thresholdEvents(key, states), deps.webhooks, now);
+        const events = thresholdEvents(key, states);
+        return events.length === 0 ? undefined : async (trx) => void (await enqueue(trx, db.dialect, key.workspaceId, events, deps.webhooks, now));
       });
       if (!reserved.ok) {
         const refusal = reserved.refusal;
@@ -247,13 +248,13 @@ export function createProxyHandler(deps: ProxyDeps) {
           const original = refusal.original;
           if (original.status !== null && original.response !== null) {
             const stored = JSON.parse(deps.box.open(original.response, `dedupe:${original.audit_id}`)) as { headers: Record<string, string>; body: string };
-            log.info({ ...logLine, decision: 'allow', code: 'duplicate_replayed', original: original.audit_id }, 'duplicate replayed');
+            log.debug({ ...logLine, decision: 'allow', code: 'duplicate_replayed', original: original.audit_id }, 'duplicate replayed');
             return send(res, original.status, { ...stored.headers, 'x-keybrake-audit-id': auditId, 'x-keybrake-replayed-from': original.audit_id }, Buffer.from(stored.body, 'base64'));
           }
           return sendError(res, new ApiError('duplicate_in_flight', `An identical call (${original.audit_id}) is still in progress; it will not be made twice. Retrying will not help.`), auditId);
         }
         const err = refusalError(refusal, key, limits, micros, now);
-        log.info({ ...logLine, decision: 'deny', code: err.code, status: err.status }, 'proxy refused');
+        log.debug({ ...logLine, decision: 'deny', code: err.code, status: err.status }, 'proxy refused');
         if (refusal.kind !== 'rate') {
           const state: CapState = { ...refusal.cap, spentMicros: refusal.spentMicros, resetsAt: capResetsAt(refusal.kind) };
           await enqueue(db.knex, db.dialect, key.workspaceId, [exceededEvent(key, state, micros)], deps.webhooks, now).catch((e: Error) => log.warn({ ...logLine, err: e.message }, 'cap.exceeded event not queued'));
@@ -323,7 +324,7 @@ export function createProxyHandler(deps: ProxyDeps) {
       // The reservation stands (over-counting, never under-counting); the row is left for reconciliation.
       log.error({ ...logLine, err: (err as Error).message }, 'settlement failed; reservation kept');
     }
-    log.info({ ...logLine, decision: 'allow', status, estimated_usd: microsToUsd(micros), final_usd: microsToUsd(finalMicros), latency_ms: elapsed() }, 'proxied');
+    log.debug({ ...logLine, decision: 'allow', status, estimated_usd: microsToUsd(micros), final_usd: microsToUsd(finalMicros), latency_ms: elapsed() }, 'proxied');
     if (failure) return sendError(res, failure, auditId);
     const up = upstream as UpstreamResponse;
     send(res, up.status, { ...up.headers, 'x-keybrake-audit-id': auditId }, up.body);

@@ -1,4 +1,6 @@
 import type { Knex } from 'knex';
+import type { Db } from './db';
+import { insertRow, withConnection } from './sqlite-direct';
 
 /** One row per proxied request, allowed or refused (design §6). Bodies arrive already redacted and truncated. */
 export interface AuditEntry {
@@ -28,7 +30,18 @@ export interface AuditEntry {
 }
 
 export async function insertAudit(q: Knex | Knex.Transaction, e: AuditEntry): Promise<void> {
-  await q('audit_log').insert({
+  await q('audit_log').insert(auditRow(e));
+}
+
+/** One audit row on its own (a refusal, a zero-cost call): on SQLite without the query builder. */
+export async function writeAudit(db: Db, e: AuditEntry): Promise<void> {
+  if (db.dialect === 'sqlite') await withConnection(db, (conn) => insertRow(conn, 'audit_log', auditRow(e)));
+  else await insertAudit(db.knex, e);
+}
+
+/** The audit_log row for an entry, column by column. */
+export function auditRow(e: AuditEntry): Record<string, string | number | null> {
+  return {
     id: e.id,
     workspace_id: e.workspaceId,
     ts: e.ts,
@@ -53,7 +66,7 @@ export async function insertAudit(q: Knex | Knex.Transaction, e: AuditEntry): Pr
     idempotency_key: e.idempotencyKey,
     request_body: e.requestBody,
     reconcile: 0,
-  });
+  };
 }
 
 export interface AuditOutcome {
@@ -70,8 +83,8 @@ export interface AuditOutcome {
   message?: string | null;
 }
 
-export async function completeAudit(q: Knex | Knex.Transaction, id: string, o: AuditOutcome): Promise<void> {
-  const update: Record<string, unknown> = {
+export function completionColumns(o: AuditOutcome): Record<string, string | number | null> {
+  const update: Record<string, string | number | null> = {
     status: o.status,
     upstream_status: o.upstreamStatus,
     latency_ms: o.latencyMs,
@@ -83,5 +96,9 @@ export async function completeAudit(q: Knex | Knex.Transaction, id: string, o: A
   };
   if (o.code !== undefined) update.code = o.code;
   if (o.message !== undefined) update.message = o.message;
-  await q('audit_log').where({ id }).update(update);
+  return update;
+}
+
+export async function completeAudit(q: Knex | Knex.Transaction, id: string, o: AuditOutcome): Promise<void> {
+  await q('audit_log').where({ id }).update(completionColumns(o));
 }

@@ -15,7 +15,7 @@ pg.types.setTypeParser(20, (v: string) => Number(v));
 
 export type StoreTarget = { kind: 'postgres'; url: string } | { kind: 'sqlite'; path: string };
 
-export function openDb(target: StoreTarget, poolMax = 10): Db {
+export function openDb(target: StoreTarget, poolMax = 10, sqliteSync: 'full' | 'normal' = 'normal'): Db {
   if (target.kind === 'postgres') {
     const knex = knexFactory({
       client: 'pg',
@@ -34,9 +34,10 @@ export function openDb(target: StoreTarget, poolMax = 10): Db {
       min: 1,
       max: 1,
       afterCreate(conn: { pragma(sql: string): unknown }, done: (err: Error | null, conn: unknown) => void) {
-        // WAL for concurrent readers; FULL sync so that a power cut cannot lose a committed reservation.
+        // WAL for concurrent readers. synchronous=NORMAL (the default here) never loses a commit when the process
+        // crashes, only on an OS crash or power cut; FULL syncs every commit to disk, at a large cost in throughput.
         conn.pragma('journal_mode = WAL');
-        conn.pragma('synchronous = FULL');
+        conn.pragma(`synchronous = ${sqliteSync === 'full' ? 'FULL' : 'NORMAL'}`);
         conn.pragma('busy_timeout = 5000');
         conn.pragma('foreign_keys = ON');
         done(null, conn);

@@ -2,7 +2,8 @@ import type { Knex } from 'knex';
 import { parseEndpointPattern, type EndpointPattern } from '../policy/endpoints';
 import type { BudgetRecord, KeyRecord } from '../policy/decide';
 import type { KeyPolicy } from '../vendors/types';
-import type { Db } from './db';
+import { rowsOf, type Db } from './db';
+import { stmt, withConnection } from './sqlite-direct';
 
 export interface KeyRow {
   id: string;
@@ -123,9 +124,15 @@ function keysWithBudget(db: Db): Knex.QueryBuilder {
     .select('k.*', 'b.id as b_id', 'b.label as b_label', 'b.daily_cap_micros as b_daily_cap_micros', 'b.timezone as b_timezone');
 }
 
-/** Looks a key up by the hash of the secret the client presented (never by the secret itself). */
+const KEY_BY_HASH = `SELECT k.*, b.id AS b_id, b.label AS b_label, b.daily_cap_micros AS b_daily_cap_micros, b.timezone AS b_timezone
+  FROM vault_keys k LEFT JOIN budgets b ON b.id = k.budget_id WHERE k.key_hash = ?`;
+
+/** Looks a key up by the hash of the secret the client presented (never by the secret itself). Every request. */
 export async function findKeyByHash(db: Db, keyHash: string): Promise<StoredKey | undefined> {
-  const row = (await keysWithBudget(db).where('k.key_hash', keyHash).first()) as (KeyRow & BudgetColumns) | undefined;
+  const row =
+    db.dialect === 'sqlite'
+      ? ((await withConnection(db, (conn) => stmt(conn, KEY_BY_HASH).get(keyHash))) as (KeyRow & BudgetColumns) | undefined)
+      : rowsOf<KeyRow & BudgetColumns>(db.dialect, await db.knex.raw(KEY_BY_HASH, [keyHash]))[0];
   return row ? toKey(row) : undefined;
 }
 

@@ -5,8 +5,35 @@
 import type { Knex } from 'knex';
 import type { Db } from './db';
 import { rowsOf } from './db';
-import { completeAudit, insertAudit, type AuditEntry, type AuditOutcome } from './audit';
+import { auditRow, completeAudit, completionColumns, insertAudit, writeAudit, type AuditEntry, type AuditOutcome } from './audit';
 import { addCounted } from './counted';
+import { insertRow, stmt, withConnection } from './sqlite-direct';
+
+const SQL = {
+  claim: `INSERT INTO dedupe (key_id, request_hash, created_at, audit_id, idempotency_key) VALUES (?, ?, ?, ?, ?)
+          ON CONFLICT (key_id, request_hash) DO UPDATE
+            SET created_at = excluded.created_at, audit_id = excluded.audit_id, idempotency_key = excluded.idempotency_key,
+                status = NULL, response = NULL
+            WHERE dedupe.created_at < ?
+          RETURNING audit_id`,
+  claimed: 'SELECT audit_id, idempotency_key, status, response FROM dedupe WHERE key_id = ? AND request_hash = ?',
+  rate: `INSERT INTO rate_windows (subject_id, window_start, requests, expires_at) VALUES (?, ?, 1, ?)
+         ON CONFLICT (subject_id, window_start) DO UPDATE
+           SET requests = rate_windows.requests + 1
+           WHERE rate_windows.requests + 1 <= ?
+         RETURNING requests`,
+  reserve: `INSERT INTO spend_windows (subject_id, window_start, spent_micros) VALUES (?, ?, ?)
+            ON CONFLICT (subject_id, window_start) DO UPDATE
+              SET spent_micros = spend_windows.spent_micros + excluded.spent_micros
+              WHERE spend_windows.spent_micros + excluded.spent_micros <= ?
+            RETURNING spent_micros`,
+  spent: 'SELECT spent_micros FROM spend_windows WHERE subject_id = ? AND window_start = ?',
+  adjust: 'UPDATE spend_windows SET spent_micros = spent_micros + ? WHERE subject_id = ? AND window_start = ?',
+  counted: `INSERT INTO counted_objects (workspace_id, vendor, object_id, counted_micros, updated_at) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (workspace_id, vendor, object_id) DO UPDATE
+              SET counted_micros = counted_objects.counted_micros + excluded.counted_micros, updated_at = excluded.updated_at`,
+  dedupeDone: 'UPDATE dedupe SET status = ?, response = ? WHERE key_id = ? AND request_hash = ? AND audit_id = ?',
+};
 
 export type CapKind = 'daily' | 'total' | 'budget';
 
@@ -77,9 +104,85 @@ export async function reserveAndAudit(
   r: { micros: number; caps: CapCheck[]; rate?: RateCheck; dedupe?: DedupeClaim },
   entry: AuditEntry,
   onRefuse: (refusal: Refusal) => Partial<Pick<AuditEntry, 'code' | 'message' | 'status' | 'decision'>>,
-  /** Runs in the reservation's transaction with each cap's spend after it (alerts are queued atomically with it). */
-  afterReserve?: (trx: Knex.Transaction, spentAfter: number[]) => Promise<void>,
+  /**
+   * Given each cap's spend after the reservation, what to write with it (alert events), or nothing. On the
+   * transaction path it runs inside the reservation's transaction.
+   */
+  afterReserve?: (spentAfter: number[]) => ((trx: Knex.Transaction) => Promise<void>) | undefined,
 ): Promise<ReserveResult> {
+  const cap = r.caps[0];
+  if (db.dialect === 'postgres' && !r.dedupe && !r.rate && r.micros === 0) {
+    // A call that costs nothing: its audit row alone, one statement.
+    await writeAudit(db, { ...entry, reservedMicros: 0 });
+    return { ok: true };
+  }
+  if (db.dialect === 'postgres' && !r.dedupe && !r.rate && r.caps.length === 1 && cap && r.micros > 0 && r.micros <= cap.capMicros) {
+    // The hot path on PostgreSQL: the conditional reservation and the audit row in one statement, one round trip,
+    // atomic by itself. Nothing is inserted when the cap has no room.
+    const row: Record<string, string | number | null> = { ...auditRow(entry), reserved_micros: r.micros };
+    const columns = Object.keys(row);
+    const result = await db.knex.raw(
+      `WITH s AS (
+         INSERT INTO spend_windows (subject_id, window_start, spent_micros) VALUES (?, ?, ?)
+         ON CONFLICT (subject_id, window_start) DO UPDATE
+           SET spent_micros = spend_windows.spent_micros + excluded.spent_micros
+           WHERE spend_windows.spent_micros + excluded.spent_micros <= ?
+         RETURNING spent_micros),
+       a AS (INSERT INTO audit_log (${columns.join(', ')}) SELECT ${columns.map(() => '?').join(', ')} FROM s RETURNING 1)
+       SELECT s.spent_micros FROM s, a`,
+      [cap.subjectId, cap.windowStart, r.micros, cap.capMicros, ...columns.map((c) => row[c] ?? null)],
+    );
+    const reserved = rowsOf<{ spent_micros: number }>(db.dialect, result)[0];
+    if (reserved) {
+      const write = afterReserve?.([Number(reserved.spent_micros)]);
+      if (write) await db.knex.transaction(write);
+      return { ok: true };
+    }
+    const refusal: Refusal = { kind: cap.kind, spentMicros: await spentIn(db, cap.subjectId, cap.windowStart), cap };
+    await writeAudit(db, { ...entry, decision: 'deny', reservedMicros: 0, ...onRefuse(refusal) });
+    return { ok: false, refusal };
+  }
+  if (db.dialect === 'sqlite') {
+    // One synchronous transaction on the single connection: the statements below are the same as the knex path's.
+    let outcome: ReserveResult;
+    let spentAfter: number[] = [];
+    try {
+      spentAfter = await withConnection(db, (conn) =>
+        conn.transaction((): number[] => {
+          const after: number[] = [];
+          if (r.dedupe) {
+            const d = r.dedupe;
+            if (!stmt(conn, SQL.claim).get(d.keyId, d.hash, d.now, d.auditId, d.idempotencyKey, d.cutoff)) {
+              throw new Refused({ kind: 'duplicate', original: stmt(conn, SQL.claimed).get(d.keyId, d.hash) as DedupeRow });
+            }
+          }
+          if (r.rate && !stmt(conn, SQL.rate).get(r.rate.subjectId, r.rate.windowStart, r.rate.expiresAt, r.rate.limit)) {
+            throw new Refused({ kind: 'rate', requests: r.rate.limit });
+          }
+          if (r.micros > 0) {
+            for (const c of r.caps) {
+              const row = r.micros > c.capMicros ? undefined : (stmt(conn, SQL.reserve).get(c.subjectId, c.windowStart, r.micros, c.capMicros) as { spent_micros: number } | undefined);
+              if (!row) {
+                const current = stmt(conn, SQL.spent).get(c.subjectId, c.windowStart) as { spent_micros: number } | undefined;
+                throw new Refused({ kind: c.kind, spentMicros: current ? Number(current.spent_micros) : 0, cap: c });
+              }
+              after.push(Number(row.spent_micros));
+            }
+          }
+          insertRow(conn, 'audit_log', { ...auditRow(entry), reserved_micros: r.micros });
+          return after;
+        })(),
+      );
+      outcome = { ok: true };
+    } catch (err) {
+      if (!(err instanceof Refused)) throw err;
+      await writeAudit(db, { ...entry, decision: 'deny', reservedMicros: 0, ...onRefuse(err.refusal) });
+      return { ok: false, refusal: err.refusal };
+    }
+    const write = r.micros > 0 ? afterReserve?.(spentAfter) : undefined;
+    if (write) await db.knex.transaction(write);
+    return outcome;
+  }
   try {
     await db.knex.transaction(async (trx) => {
       const spentAfter: number[] = [];
@@ -127,7 +230,8 @@ export async function reserveAndAudit(
         }
       }
       await insertAudit(trx, { ...entry, reservedMicros: r.micros });
-      if (afterReserve && r.micros > 0) await afterReserve(trx, spentAfter);
+      const write = r.micros > 0 ? afterReserve?.(spentAfter) : undefined;
+      if (write) await write(trx);
     });
     return { ok: true };
   } catch (err) {
@@ -150,10 +254,28 @@ export interface Settlement {
   now: number;
 }
 
-/** Moves every reservation to the final amount and completes the audit row, in one transaction. */
+/**
+ * Moves every reservation to the final amount and completes the audit row, in one transaction. On PostgreSQL it
+ * commits without waiting for the WAL flush: a settlement lost in a crash leaves the reservation standing, which
+ * over-counts and never under-counts (the reservation itself was committed durably before anything was forwarded).
+ */
 export async function settle(db: Db, s: Settlement, outcome: AuditOutcome): Promise<void> {
+  const delta = s.finalMicros - s.reservedMicros;
+  if (db.dialect === 'sqlite') {
+    const update = completionColumns(outcome);
+    const columns = Object.keys(update);
+    await withConnection(db, (conn) =>
+      conn.transaction(() => {
+        if (delta !== 0 && s.reservedMicros > 0) for (const cap of s.caps) stmt(conn, SQL.adjust).run(delta, cap.subjectId, cap.windowStart);
+        if (s.counted && s.finalMicros > 0) stmt(conn, SQL.counted).run(s.counted.workspaceId, s.counted.vendor, s.counted.objectId.slice(0, 255), s.finalMicros, s.now);
+        if (s.dedupe) stmt(conn, SQL.dedupeDone).run(s.dedupe.status, s.dedupe.response, s.dedupe.keyId, s.dedupe.hash, s.auditId);
+        stmt(conn, `UPDATE audit_log SET ${columns.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`).run(...columns.map((c) => update[c] ?? null), s.auditId);
+      })(),
+    );
+    return;
+  }
   await db.knex.transaction(async (trx) => {
-    const delta = s.finalMicros - s.reservedMicros;
+    await trx.raw('SET LOCAL synchronous_commit TO OFF');
     if (delta !== 0 && s.reservedMicros > 0) {
       for (const cap of s.caps) {
         await trx('spend_windows')

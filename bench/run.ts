@@ -1,0 +1,199 @@
+// npm run bench: one load generator, fixed concurrency levels, five targets side by side —
+//   (a) the fake vendor directly, (b) a bare undici pass-through proxy (the baseline), (c) Keybrake on SQLite,
+//   (d) Keybrake on PostgreSQL, (e) two Keybrake processes on one PostgreSQL —
+// for a money-moving call and a zero-cost read; then latency at a steady 500 requests/s, a hot key beside quiet
+// ones, and checks that spend equals what the vendor accepted and that every request has its audit row.
+// BENCH_SECONDS (default 5) sets each throughput run's length.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Client } from 'pg';
+import { closedLoop, openLoop, type Result, type Target } from './load';
+
+const ROOT = join(__dirname, '..');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ADMIN = 'kb_bench_admin_key_0123456789abcdef';
+const MASTER = 'ab'.repeat(32);
+const PG_ADMIN = process.env.KEYBRAKE_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const children: ChildProcess[] = [];
+
+function start(args: string[], env: Record<string, string>, pick: (line: string) => string | undefined): Promise<string> {
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  return new Promise((ok, fail) => {
+    const lines: string[] = [];
+    const onLine = (line: string): void => {
+      lines.push(line);
+      const url = pick(line);
+      if (url) ok(url);
+    };
+    createInterface({ input: child.stdout! }).on('line', onLine);
+    createInterface({ input: child.stderr! }).on('line', (l) => lines.push(l));
+    child.once('exit', (code) => fail(new Error(`${args.join(' ')} exited with ${code}:\n${lines.join('\n')}`)));
+  });
+}
+
+const tsx = (file: string, ...args: string[]): string[] => ['--require', 'tsx/cjs', join(ROOT, file), ...args];
+const plain = (line: string): string | undefined => (/^http:\/\//.test(line) ? line.trim() : undefined);
+const listening = (line: string): string | undefined => {
+  try {
+    const j = JSON.parse(line) as { msg?: string; url?: string };
+    return j.msg === 'keybrake listening' ? j.url : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+async function keybrake(env: Record<string, string>): Promise<string> {
+  return start([join(ROOT, 'dist', 'cli', 'main.js'), 'serve'], { PORT: '0', KEYBRAKE_ADMIN_KEY: ADMIN, KEYBRAKE_MASTER_KEY: MASTER, KEYBRAKE_LOG_LEVEL: 'info', ...env }, listening);
+}
+
+async function issueKey(url: string, label: string): Promise<{ id: string; vault_key: string }> {
+  const res = await fetch(`${url}/vault/keys`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ vendor: 'stripe', daily_usd_cap: 10_000_000, allowed_endpoints: ['POST /v1/charges', 'GET /v1/customers/{id}'], dedupe_window: 'off', label }),
+  });
+  return (await res.json()) as { id: string; vault_key: string };
+}
+
+/** Requests rotate over the given vault keys. */
+const auth =
+  (keys: string[] | undefined) =>
+  (i: number): Record<string, string> =>
+    keys && keys.length > 0 ? { authorization: `Bearer ${keys[i % keys.length] as string}` } : {};
+const charge = (urls: string[], prefix: string, keys?: string[]): Target => ({
+  urls,
+  path: `${prefix}/v1/charges`,
+  method: 'POST',
+  headers: (i) => ({ 'content-type': 'application/x-www-form-urlencoded', ...auth(keys)(i) }),
+  body: (i) => `amount=100&currency=usd&description=bench+${i}`,
+});
+const read = (urls: string[], prefix: string, keys?: string[]): Target => ({ urls, path: `${prefix}/v1/customers/cus_bench`, method: 'GET', headers: auth(keys) });
+const vk = (list: { vault_key: string }[]): string[] => list.map((k) => k.vault_key);
+
+const fmt = (r: Result): string => `${r.rps.toFixed(0).padStart(7)} ${r.p50.toFixed(2).padStart(7)} ${r.p99.toFixed(2).padStart(7)}`;
+
+async function main(): Promise<void> {
+  process.stdout.write(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}; ${SECONDS} s per run\n\n`);
+  const fake = await start(tsx('bench/fake-vendor.ts'), {}, plain);
+  const stats = async (): Promise<{ acceptedMinor: number }> => (await (await fetch(`${fake}/__stats`)).json()) as { acceptedMinor: number };
+  const baseline = await start(tsx('bench/baseline-proxy.ts', fake), {}, plain);
+  const upstream = { STRIPE_SECRET_KEY: 'sk_test_bench', KEYBRAKE_UPSTREAM_STRIPE: fake };
+  const sqlite = await keybrake({ ...upstream, KEYBRAKE_SQLITE_PATH: join(mkdtempSync(join(tmpdir(), 'kb-bench-')), 'kb.db') });
+  const dbName = `kb_bench_${Date.now()}`;
+  const pgAdmin = new Client({ connectionString: PG_ADMIN });
+  await pgAdmin.connect();
+  await pgAdmin.query(`CREATE DATABASE ${dbName}`);
+  const pgUrl = new URL(PG_ADMIN);
+  pgUrl.pathname = `/${dbName}`;
+  const pg1 = await keybrake({ ...upstream, DATABASE_URL: pgUrl.toString() });
+  const pg2 = await keybrake({ ...upstream, DATABASE_URL: pgUrl.toString() });
+
+  // Throughput runs spread over 64 keys, as many conversations would; the hot-key run below uses one.
+  const many = async (url: string, label: string): Promise<{ id: string; vault_key: string }[]> => Promise.all(Array.from({ length: 64 }, (_, i) => issueKey(url, `${label}/${i}`)));
+  const keys = { sqlite: await many(sqlite, 'bench-sqlite'), pg: await many(pg1, 'bench-pg'), pg2: await many(pg1, 'bench-pg2') };
+  const hotKey = await issueKey(pg1, 'bench-hot');
+  const targets = (kind: 'charge' | 'read'): [string, Target, string | undefined][] => {
+    const make = kind === 'charge' ? charge : read;
+    return [
+      ['(a) direct', make([fake], ''), undefined],
+      ['(b) bare proxy', make([baseline], '/stripe'), undefined],
+      ['(c) Keybrake SQLite', make([sqlite], '/stripe', vk(keys.sqlite)), 'sqlite'],
+      ['(d) Keybrake PostgreSQL', make([pg1], '/stripe', vk(keys.pg)), 'pg'],
+      ['(e) 2 × Keybrake, 1 PostgreSQL', make([pg1, pg2], '/stripe', vk(keys.pg2)), 'pg2'],
+    ];
+  };
+
+  const sent: Record<string, number> = { sqlite: 0, pg: 0, pg2: 0 };
+  const accepted: Record<string, number> = { sqlite: 0, pg: 0, pg2: 0 };
+  for (const kind of ['charge', 'read'] as const) {
+    process.stdout.write(`${kind === 'charge' ? 'POST /v1/charges (money-moving)' : 'GET /v1/customers/{id} (zero cost)'}\n`);
+    process.stdout.write(`${'concurrency'.padEnd(12)}${'target'.padEnd(32)} ${'req/s'.padStart(7)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)}  vs (b)  +p50 over (a)\n`);
+    for (const c of [1, 32, 128]) {
+      const rows: [string, Result][] = [];
+      for (const [name, target, id] of targets(kind)) {
+        const before = (await stats()).acceptedMinor;
+        const r = await closedLoop(target, c, SECONDS);
+        if (id) {
+          sent[id] = (sent[id] ?? 0) + r.total;
+          accepted[id] = (accepted[id] ?? 0) + ((await stats()).acceptedMinor - before);
+        }
+        rows.push([name, r]);
+      }
+      const base = rows[1]?.[1] as Result;
+      const direct = rows[0]?.[1] as Result;
+      for (const [name, r] of rows) {
+        const ratio = name.startsWith('(a)') || name.startsWith('(b)') ? '' : `${((r.rps / base.rps) * 100).toFixed(0)}%`;
+        const added = name.startsWith('(a)') ? '' : `+${(r.p50 - direct.p50).toFixed(2)} ms`;
+        const bad = r.errors + Object.entries(r.statuses).filter(([s]) => Number(s) >= 400).reduce((n, [, v]) => n + v, 0);
+        process.stdout.write(`${String(c).padEnd(12)}${name.padEnd(32)} ${fmt(r)}  ${ratio.padStart(5)}  ${added}${bad ? `  (${bad} failed)` : ''}\n`);
+      }
+    }
+    process.stdout.write('\n');
+  }
+
+  process.stdout.write('steady 500 req/s of POST /v1/charges for 10 s\n');
+  const steady: [string, Target][] = [
+    ['(a) direct', charge([fake], '')],
+    ['(b) bare proxy', charge([baseline], '/stripe')],
+    ['(c) Keybrake SQLite', charge([sqlite], '/stripe', vk(keys.sqlite))],
+    ['(d) Keybrake PostgreSQL', charge([pg1], '/stripe', vk(keys.pg))],
+  ];
+  let directSteady: Result | undefined;
+  for (const [name, target] of steady) {
+    const before = (await stats()).acceptedMinor;
+    const r = await openLoop(target, 500, 10);
+    const id = name.includes('SQLite') ? 'sqlite' : name.includes('PostgreSQL') ? 'pg' : undefined;
+    if (id) {
+      sent[id] = (sent[id] ?? 0) + r.total;
+      accepted[id] = (accepted[id] ?? 0) + ((await stats()).acceptedMinor - before);
+    }
+    directSteady ??= r;
+    const added = name.startsWith('(a)') ? '' : `added p50 +${(r.p50 - directSteady.p50).toFixed(2)} ms, p99 +${(r.p99 - directSteady.p99).toFixed(2)} ms`;
+    process.stdout.write(`${name.padEnd(32)} ${fmt(r)}  ${added}\n`);
+  }
+
+  process.stdout.write('\nhot key (32 concurrent charges) beside 20 quiet keys (100 reads/s together), Keybrake PostgreSQL, 10 s\n');
+  const quiet = vk(await Promise.all(Array.from({ length: 20 }, (_, i) => issueKey(pg1, `bench-quiet-${i}`))));
+  const alone = await openLoop(read([pg1], '/stripe', quiet), 100, 10);
+  const before = (await stats()).acceptedMinor;
+  const [hot, beside] = await Promise.all([closedLoop(charge([pg1], '/stripe', [hotKey.vault_key]), 32, 10, 0), openLoop(read([pg1], '/stripe', quiet), 100, 10)]);
+  const hotAccepted = (await stats()).acceptedMinor - before;
+  process.stdout.write(`quiet keys alone                 ${fmt(alone)}\nquiet keys beside the hot key    ${fmt(beside)}\nthe hot key                      ${fmt(hot)}\n`);
+
+  process.stdout.write('\nchecks\n');
+  let failed = false;
+  const usageOf = async (url: string, labelPrefix: string): Promise<{ spent: number; rows: number }> => {
+    const res = (await (await fetch(`${url}/usage?group_by=label&label_prefix=${encodeURIComponent(labelPrefix)}`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as {
+      data: { spent_usd: number; requests: number }[];
+    };
+    return { spent: res.data.reduce((n, r) => n + r.spent_usd, 0), rows: res.data.reduce((n, r) => n + r.requests, 0) };
+  };
+  const checks: [string, string, string, number, number][] = [
+    ['sqlite', sqlite, 'bench-sqlite/', accepted.sqlite ?? 0, sent.sqlite ?? 0],
+    ['pg', pg1, 'bench-pg/', accepted.pg ?? 0, sent.pg ?? 0],
+    ['pg × 2', pg1, 'bench-pg2/', accepted.pg2 ?? 0, sent.pg2 ?? 0],
+    ['hot key', pg1, 'bench-hot', hotAccepted, hot.total],
+  ];
+  for (const [name, url, prefix, acceptedMinor, requests] of checks) {
+    const { spent, rows } = await usageOf(url, prefix);
+    const vendor = acceptedMinor / 100;
+    const ok = Math.abs(spent - vendor) < 1e-6 && rows === requests;
+    failed ||= !ok;
+    process.stdout.write(`${name.padEnd(8)} spend $${spent.toFixed(2)} vs accepted by the vendor $${vendor.toFixed(2)}; audit rows ${rows} vs requests ${requests}  ${ok ? 'ok' : 'MISMATCH'}\n`);
+  }
+  for (const child of children) child.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 500));
+  await pgAdmin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+  await pgAdmin.end();
+  process.exitCode = failed ? 1 : 0;
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`${err.stack ?? err.message}\n`);
+  for (const child of children) child.kill('SIGTERM');
+  process.exitCode = 1;
+});
