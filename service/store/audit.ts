@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Db } from './db';
-import { insertRow, withConnection } from './sqlite-direct';
+import { insertRow, writes } from './sqlite-direct';
 
 /** One row per proxied request, allowed or refused (design §6). Bodies arrive already redacted and truncated. */
 export interface AuditEntry {
@@ -35,7 +35,7 @@ export async function insertAudit(q: Knex | Knex.Transaction, e: AuditEntry): Pr
 
 /** One audit row on its own (a refusal, a zero-cost call): on SQLite without the query builder. */
 export async function writeAudit(db: Db, e: AuditEntry): Promise<void> {
-  if (db.dialect === 'sqlite') await withConnection(db, (conn) => insertRow(conn, 'audit_log', auditRow(e)));
+  if (db.dialect === 'sqlite') await writes(db).run((conn) => insertRow(conn, 'audit_log', auditRow(e)));
   else await insertAudit(db.knex, e);
 }
 

@@ -7,7 +7,7 @@ import type { Db } from './db';
 import { rowsOf } from './db';
 import { auditRow, completeAudit, completionColumns, insertAudit, writeAudit, type AuditEntry, type AuditOutcome } from './audit';
 import { addCounted } from './counted';
-import { insertRow, stmt, withConnection } from './sqlite-direct';
+import { insertRow, stmt, writes } from './sqlite-direct';
 
 const SQL = {
   claim: `INSERT INTO dedupe (key_id, request_hash, created_at, audit_id, idempotency_key) VALUES (?, ?, ?, ?, ?)
@@ -147,8 +147,7 @@ export async function reserveAndAudit(
     let outcome: ReserveResult;
     let spentAfter: number[] = [];
     try {
-      spentAfter = await withConnection(db, (conn) =>
-        conn.transaction((): number[] => {
+      spentAfter = await writes(db).run((conn): number[] => {
           const after: number[] = [];
           if (r.dedupe) {
             const d = r.dedupe;
@@ -171,8 +170,7 @@ export async function reserveAndAudit(
           }
           insertRow(conn, 'audit_log', { ...auditRow(entry), reserved_micros: r.micros });
           return after;
-        })(),
-      );
+      });
       outcome = { ok: true };
     } catch (err) {
       if (!(err instanceof Refused)) throw err;
@@ -264,14 +262,12 @@ export async function settle(db: Db, s: Settlement, outcome: AuditOutcome): Prom
   if (db.dialect === 'sqlite') {
     const update = completionColumns(outcome);
     const columns = Object.keys(update);
-    await withConnection(db, (conn) =>
-      conn.transaction(() => {
+    await writes(db).run((conn) => {
         if (delta !== 0 && s.reservedMicros > 0) for (const cap of s.caps) stmt(conn, SQL.adjust).run(delta, cap.subjectId, cap.windowStart);
         if (s.counted && s.finalMicros > 0) stmt(conn, SQL.counted).run(s.counted.workspaceId, s.counted.vendor, s.counted.objectId.slice(0, 255), s.finalMicros, s.now);
         if (s.dedupe) stmt(conn, SQL.dedupeDone).run(s.dedupe.status, s.dedupe.response, s.dedupe.keyId, s.dedupe.hash, s.auditId);
         stmt(conn, `UPDATE audit_log SET ${columns.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`).run(...columns.map((c) => update[c] ?? null), s.auditId);
-      })(),
-    );
+    });
     return;
   }
   await db.knex.transaction(async (trx) => {

@@ -175,15 +175,16 @@ const migrations: Record<string, Migration> = {
   // a durable outbox with one row per event and target, and every delivery attempt.
   '004_audit_indexes_and_webhooks': {
     async up(knex) {
-      await knex.schema.alterTable('audit_log', (t) => {
-        t.index(['workspace_id', 'vendor', 'ts']);
-        t.index(['workspace_id', 'key_label', 'ts']);
-        t.index(['workspace_id', 'code', 'ts']);
-        t.index(['run_id']);
-        t.index(['conversation_id']);
-      });
+      // Every index is written on every proxied call. PostgreSQL, where audit trails grow to millions of rows, gets
+      // one per filter; SQLite (one process, a team's traffic) keeps its writes light and scans by time instead.
       if (knex.client.config.client === 'pg') {
-        // label_prefix filters are LIKE 'prefix%': under a non-C collation only a pattern_ops index serves them.
+        await knex.schema.alterTable('audit_log', (t) => {
+          t.index(['workspace_id', 'vendor', 'ts']);
+          t.index(['workspace_id', 'code', 'ts']);
+          t.index(['run_id']);
+          t.index(['conversation_id']);
+        });
+        // label filters are = or LIKE 'prefix%': under a non-C collation only a pattern_ops index serves a prefix.
         // decision rides along in it; on its own (two values) it is better served by the (workspace_id, ts) scan.
         await knex.raw('CREATE INDEX audit_log_label_prefix ON audit_log (workspace_id, key_label text_pattern_ops, decision, ts)');
       }
@@ -225,14 +226,15 @@ const migrations: Record<string, Migration> = {
       await knex.schema.dropTableIfExists('webhook_attempts');
       await knex.schema.dropTableIfExists('webhook_outbox');
       await knex.schema.dropTableIfExists('webhook_events');
-      if (knex.client.config.client === 'pg') await knex.raw('DROP INDEX IF EXISTS audit_log_label_prefix');
-      await knex.schema.alterTable('audit_log', (t) => {
-        t.dropIndex(['workspace_id', 'vendor', 'ts']);
-        t.dropIndex(['workspace_id', 'key_label', 'ts']);
-        t.dropIndex(['workspace_id', 'code', 'ts']);
-        t.dropIndex(['run_id']);
-        t.dropIndex(['conversation_id']);
-      });
+      if (knex.client.config.client === 'pg') {
+        await knex.raw('DROP INDEX IF EXISTS audit_log_label_prefix');
+        await knex.schema.alterTable('audit_log', (t) => {
+          t.dropIndex(['workspace_id', 'vendor', 'ts']);
+          t.dropIndex(['workspace_id', 'code', 'ts']);
+          t.dropIndex(['run_id']);
+          t.dropIndex(['conversation_id']);
+        });
+      }
     },
   },
 };
