@@ -49,6 +49,7 @@ const EnvSchema = z.object({
   KEYBRAKE_AUDIT_REDACT_FIELDS: z.string().regex(/^[A-Za-z0-9_.,\s-]*$/, 'a comma-separated list of field names').optional(),
   KEYBRAKE_WEBHOOK_SECRET: z.string().min(24, 'at least 24 characters').optional(),
   KEYBRAKE_WEBHOOK_POLL_MS: positiveInt(1_000),
+  KEYBRAKE_MAX_INFLIGHT_PER_KEY: positiveInt(8),
   KEYBRAKE_WEBHOOK_BACKOFF_MS: positiveInt(5_000),
   KEYBRAKE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -80,6 +81,7 @@ export interface Config {
   /** Signs webhook deliveries; derived from the master key when unset. */
   webhookSecret: string | undefined;
   webhookPollMs: number;
+  maxInflightPerKey: number;
   /** First retry delay; doubled on each failure, at most an hour. */
   webhookBackoffMs: number;
   /** Global webhook targets from KEYBRAKE_CONFIG. */
@@ -156,6 +158,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     auditHashedFields: (e.KEYBRAKE_AUDIT_REDACT_FIELDS ?? '').split(',').map((f) => f.trim()).filter((f) => f !== ''),
     webhookSecret: e.KEYBRAKE_WEBHOOK_SECRET,
     webhookPollMs: e.KEYBRAKE_WEBHOOK_POLL_MS,
+    maxInflightPerKey: e.KEYBRAKE_MAX_INFLIGHT_PER_KEY,
     webhookBackoffMs: e.KEYBRAKE_WEBHOOK_BACKOFF_MS,
     webhooks: file.webhooks,
     logLevel: e.KEYBRAKE_LOG_LEVEL,

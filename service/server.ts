@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { deriveKey, parseKey32, SecretBox } from './crypto';
 import { WebhookWorker } from './alerts/worker';
 import { Redactor } from './proxy/redact';
+import { KeyGate } from './http/key-gate';
 import { purgeAudit } from './store/audit-query';
 import { Upstreams } from './proxy/forward';
 import { ensureGeneratedAdminKey } from './store/admin-keys';
@@ -91,6 +92,7 @@ export async function startServer(config: Config, opts: Extras = {}): Promise<Ru
     redactor,
     webhooks: config.webhooks,
     webhookSecret,
+    gate: new KeyGate(config.maxInflightPerKey),
     pricing: { fx: config.fx, prices: config.prices },
     maxBodyBytes: config.maxBodyBytes,
     auditBodyBytes: config.auditBodyBytes,

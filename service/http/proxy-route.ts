@@ -23,6 +23,7 @@ import type { CredentialResolver } from '../vendors/credentials';
 import { microsToUsd } from '../vendors/currency';
 import type { VendorRegistry } from '../vendors/registry';
 import type { CanonicalRequest, FormObject, JsonObject, PricingContext, VendorAdapter, VendorRoute } from '../vendors/types';
+import type { KeyGate } from './key-gate';
 import { limitsFor, perCallError, refusalError } from './limits';
 import { presentedVaultKey } from './vault-key';
 
@@ -40,6 +41,8 @@ export interface ProxyDeps {
   clock: () => number;
   maxBodyBytes: number;
   auditBodyBytes: number;
+  /** In-process fairness: how many calls of one key may be in progress at once. */
+  gate: KeyGate;
 }
 
 const CORRELATION = { runId: 'x-keybrake-run-id', conversationId: 'x-keybrake-conversation-id', userRef: 'x-keybrake-user' } as const;
@@ -92,6 +95,18 @@ export function createProxyHandler(deps: ProxyDeps) {
   const { db, log, clock } = deps;
 
   return async function proxy(req: IncomingMessage, res: ServerResponse, vendor: VendorAdapter, rawUrl: string): Promise<void> {
+    // Calls of one vault key take turns (KeyGate); the key is known only from its hash, which is what gates it.
+    const presentedKey = presentedVaultKey(req.headers);
+    const gateId = presentedKey ? hashSecret(presentedKey) : undefined;
+    if (gateId) await deps.gate.enter(gateId);
+    try {
+      await handle(req, res, vendor, rawUrl);
+    } finally {
+      if (gateId) deps.gate.leave(gateId);
+    }
+  };
+
+  async function handle(req: IncomingMessage, res: ServerResponse, vendor: VendorAdapter, rawUrl: string): Promise<void> {
     const started = performance.now();
     const now = clock();
     const auditId = newId('aud');
@@ -328,5 +343,5 @@ export function createProxyHandler(deps: ProxyDeps) {
     if (failure) return sendError(res, failure, auditId);
     const up = upstream as UpstreamResponse;
     send(res, up.status, { ...up.headers, 'x-keybrake-audit-id': auditId }, up.body);
-  };
+  }
 }

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Db } from './db';
+import { prepared } from './pg-direct';
 import { insertRow, writes } from './sqlite-direct';
 
 /** One row per proxied request, allowed or refused (design §6). Bodies arrive already redacted and truncated. */
@@ -35,8 +36,12 @@ export async function insertAudit(q: Knex | Knex.Transaction, e: AuditEntry): Pr
 
 /** One audit row on its own (a refusal, a zero-cost call): on SQLite without the query builder. */
 export async function writeAudit(db: Db, e: AuditEntry): Promise<void> {
-  if (db.dialect === 'sqlite') await writes(db).run((conn) => insertRow(conn, 'audit_log', auditRow(e)));
-  else await insertAudit(db.knex, e);
+  const row = auditRow(e);
+  if (db.dialect === 'sqlite') await writes(db).run((conn) => insertRow(conn, 'audit_log', row));
+  else {
+    const columns = Object.keys(row);
+    await prepared(db, `INSERT INTO audit_log (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`, columns.map((c) => row[c] ?? null));
+  }
 }
 
 /** The audit_log row for an entry, column by column. */
@@ -99,6 +104,3 @@ export function completionColumns(o: AuditOutcome): Record<string, string | numb
   return update;
 }
 
-export async function completeAudit(q: Knex | Knex.Transaction, id: string, o: AuditOutcome): Promise<void> {
-  await q('audit_log').where({ id }).update(completionColumns(o));
-}

@@ -2,7 +2,8 @@ import type { Knex } from 'knex';
 import { parseEndpointPattern, type EndpointPattern } from '../policy/endpoints';
 import type { BudgetRecord, KeyRecord } from '../policy/decide';
 import type { KeyPolicy } from '../vendors/types';
-import { rowsOf, type Db } from './db';
+import type { Db } from './db';
+import { prepared } from './pg-direct';
 import { stmt, withConnection } from './sqlite-direct';
 
 export interface KeyRow {
@@ -132,7 +133,7 @@ export async function findKeyByHash(db: Db, keyHash: string): Promise<StoredKey 
   const row =
     db.dialect === 'sqlite'
       ? ((await withConnection(db, (conn) => stmt(conn, KEY_BY_HASH).get(keyHash))) as (KeyRow & BudgetColumns) | undefined)
-      : rowsOf<KeyRow & BudgetColumns>(db.dialect, await db.knex.raw(KEY_BY_HASH, [keyHash]))[0];
+      : ((await prepared(db, KEY_BY_HASH, [keyHash]))[0] as (KeyRow & BudgetColumns) | undefined);
   return row ? toKey(row) : undefined;
 }
 

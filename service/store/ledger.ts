@@ -5,8 +5,8 @@
 import type { Knex } from 'knex';
 import type { Db } from './db';
 import { rowsOf } from './db';
-import { auditRow, completeAudit, completionColumns, insertAudit, writeAudit, type AuditEntry, type AuditOutcome } from './audit';
-import { addCounted } from './counted';
+import { auditRow, completionColumns, insertAudit, writeAudit, type AuditEntry, type AuditOutcome } from './audit';
+import { pgSettles, prepared } from './pg-direct';
 import { insertRow, stmt, writes } from './sqlite-direct';
 
 const SQL = {
@@ -121,7 +121,8 @@ export async function reserveAndAudit(
     // atomic by itself. Nothing is inserted when the cap has no room.
     const row: Record<string, string | number | null> = { ...auditRow(entry), reserved_micros: r.micros };
     const columns = Object.keys(row);
-    const result = await db.knex.raw(
+    const result = await prepared(
+      db,
       `WITH s AS (
          INSERT INTO spend_windows (subject_id, window_start, spent_micros) VALUES (?, ?, ?)
          ON CONFLICT (subject_id, window_start) DO UPDATE
@@ -132,7 +133,7 @@ export async function reserveAndAudit(
        SELECT s.spent_micros FROM s, a`,
       [cap.subjectId, cap.windowStart, r.micros, cap.capMicros, ...columns.map((c) => row[c] ?? null)],
     );
-    const reserved = rowsOf<{ spent_micros: number }>(db.dialect, result)[0];
+    const reserved = result[0] as { spent_micros: number } | undefined;
     if (reserved) {
       const write = afterReserve?.([Number(reserved.spent_micros)]);
       if (write) await db.knex.transaction(write);
@@ -187,26 +188,17 @@ export async function reserveAndAudit(
       if (r.dedupe) {
         const d = r.dedupe;
         const claimed = await trx.raw(
-          `INSERT INTO dedupe (key_id, request_hash, created_at, audit_id, idempotency_key) VALUES (?, ?, ?, ?, ?)
-           ON CONFLICT (key_id, request_hash) DO UPDATE
-             SET created_at = excluded.created_at, audit_id = excluded.audit_id, idempotency_key = excluded.idempotency_key,
-                 status = NULL, response = NULL
-             WHERE dedupe.created_at < ?
-           RETURNING audit_id`,
+          SQL.claim,
           [d.keyId, d.hash, d.now, d.auditId, d.idempotencyKey, d.cutoff],
         );
         if (rowsOf(db.dialect, claimed).length === 0) {
-          const original = (await trx('dedupe').where({ key_id: d.keyId, request_hash: d.hash }).first('audit_id', 'idempotency_key', 'status', 'response')) as DedupeRow;
+          const original = rowsOf<DedupeRow>(db.dialect, await trx.raw(SQL.claimed, [d.keyId, d.hash]))[0] as DedupeRow;
           throw new Refused({ kind: 'duplicate', original });
         }
       }
       if (r.rate) {
         const result = await trx.raw(
-          `INSERT INTO rate_windows (subject_id, window_start, requests, expires_at) VALUES (?, ?, 1, ?)
-           ON CONFLICT (subject_id, window_start) DO UPDATE
-             SET requests = rate_windows.requests + 1
-             WHERE rate_windows.requests + 1 <= ?
-           RETURNING requests`,
+          SQL.rate,
           [r.rate.subjectId, r.rate.windowStart, r.rate.expiresAt, r.rate.limit],
         );
         if (rowsOf(db.dialect, result).length === 0) throw new Refused({ kind: 'rate', requests: r.rate.limit });
@@ -215,11 +207,7 @@ export async function reserveAndAudit(
         for (const cap of r.caps) {
           if (r.micros > cap.capMicros) throw new Refused({ kind: cap.kind, spentMicros: await spentInTrx(trx, cap), cap });
           const result = await trx.raw(
-            `INSERT INTO spend_windows (subject_id, window_start, spent_micros) VALUES (?, ?, ?)
-             ON CONFLICT (subject_id, window_start) DO UPDATE
-               SET spent_micros = spend_windows.spent_micros + excluded.spent_micros
-               WHERE spend_windows.spent_micros + excluded.spent_micros <= ?
-             RETURNING spent_micros`,
+            SQL.reserve,
             [cap.subjectId, cap.windowStart, r.micros, cap.capMicros],
           );
           const rows = rowsOf<{ spent_micros: number }>(db.dialect, result);
@@ -270,20 +258,12 @@ export async function settle(db: Db, s: Settlement, outcome: AuditOutcome): Prom
     });
     return;
   }
-  await db.knex.transaction(async (trx) => {
-    await trx.raw('SET LOCAL synchronous_commit TO OFF');
-    if (delta !== 0 && s.reservedMicros > 0) {
-      for (const cap of s.caps) {
-        await trx('spend_windows')
-          .where({ subject_id: cap.subjectId, window_start: cap.windowStart })
-          .update({ spent_micros: trx.raw('spent_micros + ?', [delta]) });
-      }
-    }
-    if (s.counted && s.finalMicros > 0) await addCounted(trx, s.counted.workspaceId, s.counted.vendor, s.counted.objectId, s.finalMicros, s.now);
-    if (s.dedupe) {
-      await trx('dedupe').where({ key_id: s.dedupe.keyId, request_hash: s.dedupe.hash, audit_id: s.auditId }).update({ status: s.dedupe.status, response: s.dedupe.response });
-    }
-    await completeAudit(trx, s.auditId, outcome);
+  await pgSettles(db).run({
+    auditId: s.auditId,
+    adjust: delta !== 0 && s.reservedMicros > 0 ? s.caps.map((c) => [c.subjectId, c.windowStart, delta] as [string, string, number]) : [],
+    ...(s.counted && s.finalMicros > 0 ? { counted: { ...s.counted, micros: s.finalMicros } } : {}),
+    ...(s.dedupe ? { dedupe: s.dedupe } : {}),
+    columns: completionColumns(outcome),
   });
 }
 
