@@ -66,6 +66,19 @@ export interface CapState {
   resetsAt: number | null;
 }
 
+/** What every cap event says about the cap: which one, its size, the spend, the window. */
+function capData(key: KeyRecord, cap: CapState): Record<string, unknown> {
+  return {
+    ...keyData(key),
+    cap: cap.kind,
+    ...(cap.kind === 'budget' ? { budget_id: cap.subjectId } : {}),
+    cap_usd: microsToUsd(cap.capMicros),
+    spent_usd: microsToUsd(cap.spentMicros),
+    window: cap.windowStart,
+    resets_at: cap.resetsAt === null ? null : new Date(cap.resetsAt).toISOString(),
+  };
+}
+
 /** cap.threshold events for every threshold the spend has reached in its window. */
 export function thresholdEvents(key: KeyRecord, caps: CapState[]): AlertEvent[] {
   const thresholds = key.policy.alert_thresholds ?? DEFAULT_THRESHOLDS;
@@ -78,16 +91,7 @@ export function thresholdEvents(key: KeyRecord, caps: CapState[]): AlertEvent[] 
         eventKey: `cap.threshold:${cap.subjectId}:${cap.windowStart}:${t}`,
         keyId: key.id,
         keyWebhook: key.policy.webhook_url,
-        data: {
-          ...keyData(key),
-          cap: cap.kind,
-          ...(cap.kind === 'budget' ? { budget_id: cap.subjectId } : {}),
-          threshold: t,
-          cap_usd: microsToUsd(cap.capMicros),
-          spent_usd: microsToUsd(cap.spentMicros),
-          window: cap.windowStart,
-          resets_at: cap.resetsAt === null ? null : new Date(cap.resetsAt).toISOString(),
-        },
+        data: { ...capData(key, cap), threshold: t },
       });
     }
   }
@@ -100,16 +104,7 @@ export function exceededEvent(key: KeyRecord, cap: CapState, estimateMicros: num
     eventKey: `cap.exceeded:${cap.subjectId}:${cap.windowStart}`,
     keyId: key.id,
     keyWebhook: key.policy.webhook_url,
-    data: {
-      ...keyData(key),
-      cap: cap.kind,
-      ...(cap.kind === 'budget' ? { budget_id: cap.subjectId } : {}),
-      cap_usd: microsToUsd(cap.capMicros),
-      spent_usd: microsToUsd(cap.spentMicros),
-      refused_usd: microsToUsd(estimateMicros),
-      window: cap.windowStart,
-      resets_at: cap.resetsAt === null ? null : new Date(cap.resetsAt).toISOString(),
-    },
+    data: { ...capData(key, cap), refused_usd: microsToUsd(estimateMicros) },
   };
 }
 

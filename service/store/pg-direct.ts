@@ -4,6 +4,7 @@
 // standing: over-counting, never under-counting).
 import { createHash } from 'node:crypto';
 import type { Db } from './db';
+import { TickQueue, type Outcome } from './tick-queue';
 
 interface PgConn {
   query(q: { name?: string; text: string; values?: unknown[] }): Promise<{ rows: Record<string, unknown>[]; rowCount: number | null }>;
@@ -101,43 +102,33 @@ async function apply(conn: PgConn, items: PgSettle[], now: number): Promise<void
   }
 }
 
-/** Settlements queued during one turn of the event loop are applied together; each caller resumes after commit. */
+/**
+ * Settlements queued during one turn of the event loop are applied together; each caller resumes after the commit.
+ * If the batch fails, its settlements are applied one by one, so that one bad settlement fails only itself.
+ */
 export class PgSettleBatcher {
-  private queue: { item: PgSettle; resolve: () => void; reject: (e: unknown) => void }[] = [];
-  private scheduled = false;
+  private readonly queue: TickQueue<PgSettle, void>;
 
-  constructor(
-    private readonly db: Db,
-    private readonly clock: () => number = Date.now,
-  ) {}
-
-  run(item: PgSettle): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => void this.flush());
+  constructor(db: Db, clock: () => number = Date.now) {
+    this.queue = new TickQueue(async (items): Promise<Outcome<void>[]> => {
+      try {
+        await withPg(db, (conn) => apply(conn, items, clock()));
+        return items.map(() => ({ ok: true, value: undefined }));
+      } catch {
+        const outcomes: Outcome<void>[] = [];
+        for (const item of items) {
+          outcomes.push(await withPg(db, (conn) => apply(conn, [item], clock())).then(
+            () => ({ ok: true as const, value: undefined }),
+            (error: unknown) => ({ ok: false as const, error }),
+          ));
+        }
+        return outcomes;
       }
-    });
+    }, 200);
   }
 
-  private async flush(): Promise<void> {
-    this.scheduled = false;
-    const batch = this.queue.splice(0, 200);
-    if (this.queue.length > 0) {
-      this.scheduled = true;
-      setImmediate(() => void this.flush());
-    }
-    if (batch.length === 0) return;
-    try {
-      await withPg(this.db, (conn) => apply(conn, batch.map((b) => b.item), this.clock()));
-      for (const b of batch) b.resolve();
-    } catch {
-      // One bad settlement must not fail the others: apply them one by one.
-      for (const b of batch) {
-        await withPg(this.db, (conn) => apply(conn, [b.item], this.clock())).then(b.resolve, b.reject);
-      }
-    }
+  run(item: PgSettle): Promise<void> {
+    return this.queue.push(item);
   }
 }
 

@@ -4,6 +4,7 @@
 // from knex's pool (of one), so these never interleave with a knex transaction.
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Db } from './db';
+import { TickQueue, type Outcome } from './tick-queue';
 
 type Conn = BetterSqlite3.Database;
 
@@ -44,55 +45,32 @@ export function insertRow(conn: Conn, table: string, row: Record<string, string 
   stmt(conn, `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`).run(...columns.map((c) => row[c] ?? null));
 }
 
-type Item = { fn: (conn: Conn) => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void };
-
 /**
  * Group commit for SQLite: the writes queued during one turn of the event loop run in one transaction, each in a
  * savepoint of its own (a refusal rolls back only its own writes), and every caller's promise resolves only once
  * that transaction has committed. Concurrent calls then share one commit instead of paying one each.
  */
 export class WriteBatcher {
-  private queue: Item[] = [];
-  private scheduled = false;
+  private readonly queue: TickQueue<(conn: Conn) => unknown, unknown>;
 
-  constructor(private readonly db: Db) {}
-
-  run<T>(fn: (conn: Conn) => T): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => void this.flush());
-      }
-    });
-  }
-
-  private async flush(): Promise<void> {
-    this.scheduled = false;
-    const batch = this.queue.splice(0);
-    if (batch.length === 0) return;
-    let results: ({ ok: true; value: unknown } | { ok: false; error: unknown })[];
-    try {
-      results = await withConnection(this.db, (conn) =>
+  constructor(db: Db) {
+    this.queue = new TickQueue((fns) =>
+      withConnection(db, (conn) =>
         conn.transaction(() =>
-          batch.map((item) => {
+          fns.map((fn): Outcome<unknown> => {
             try {
-              return { ok: true as const, value: conn.transaction(item.fn)(conn) };
+              return { ok: true, value: conn.transaction(fn)(conn) };
             } catch (error) {
-              return { ok: false as const, error };
+              return { ok: false, error };
             }
           }),
         )(),
-      );
-    } catch (error) {
-      for (const item of batch) item.reject(error);
-      return;
-    }
-    results.forEach((r, i) => {
-      const item = batch[i] as Item;
-      if (r.ok) item.resolve(r.value);
-      else item.reject(r.error);
-    });
+      ),
+    );
+  }
+
+  run<T>(fn: (conn: Conn) => T): Promise<T> {
+    return this.queue.push(fn) as Promise<T>;
   }
 }
 
