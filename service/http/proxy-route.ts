@@ -96,17 +96,18 @@ export function createProxyHandler(deps: ProxyDeps) {
 
   return async function proxy(req: IncomingMessage, res: ServerResponse, vendor: VendorAdapter, rawUrl: string): Promise<void> {
     // Calls of one vault key take turns (KeyGate); the key is known only from its hash, which is what gates it.
-    const presentedKey = presentedVaultKey(req.headers);
-    const gateId = presentedKey ? hashSecret(presentedKey) : undefined;
-    if (gateId) await deps.gate.enter(gateId);
+    // undefined: no key sent; '': something that cannot be a vault key; else the hash to look it up by.
+    const presented = presentedVaultKey(req.headers);
+    const keyHash = presented ? hashSecret(presented) : presented;
+    if (keyHash) await deps.gate.enter(keyHash);
     try {
-      await handle(req, res, vendor, rawUrl);
+      await handle(req, res, vendor, rawUrl, keyHash);
     } finally {
-      if (gateId) deps.gate.leave(gateId);
+      if (keyHash) deps.gate.leave(keyHash);
     }
   };
 
-  async function handle(req: IncomingMessage, res: ServerResponse, vendor: VendorAdapter, rawUrl: string): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, vendor: VendorAdapter, rawUrl: string, keyHash: string | undefined): Promise<void> {
     const started = performance.now();
     const now = clock();
     const auditId = newId('aud');
@@ -114,10 +115,9 @@ export function createProxyHandler(deps: ProxyDeps) {
 
     // 1. Who is calling, and what exactly are they asking for.
     const body = await readBody(req, deps.maxBodyBytes);
-    const presented = presentedVaultKey(req.headers);
     let key: StoredKey | null | undefined;
     try {
-      key = presented === undefined ? undefined : presented === '' ? null : ((await findKeyByHash(db, hashSecret(presented))) ?? null);
+      key = keyHash === undefined ? undefined : keyHash === '' ? null : ((await findKeyByHash(db, keyHash)) ?? null);
     } catch (err) {
       log.error({ err: (err as Error).message }, 'store unavailable during key lookup');
       return sendError(res, STORE_DOWN(), auditId);
