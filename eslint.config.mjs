@@ -13,6 +13,13 @@ export default tseslint.config(
     },
   },
   {
+    files: ['service/console/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: { document: 'readonly', window: 'readonly', sessionStorage: 'readonly', fetch: 'readonly', navigator: 'readonly', URLSearchParams: 'readonly', FormData: 'readonly', console: 'readonly' },
+    },
+  },
+  {
     files: ['**/*.js', '**/*.cjs'],
     languageOptions: { globals: { require: 'readonly', module: 'writable', process: 'readonly', __dirname: 'readonly', console: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off', 'no-console': 'off' },

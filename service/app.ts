@@ -1,10 +1,18 @@
 // createApp(deps): the HTTP surface, with every dependency passed in (tests build it with their own).
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import { ApiError, errorBody, errorHeaders } from './errors';
 import { createAdminRouter, type AdminDeps } from './http/admin-routes';
 import { createProxyHandler, type ProxyDeps } from './http/proxy-route';
 import { whoami } from './http/whoami';
+
+/** service/console in the sources; the same folder when running from dist/ (tsc does not copy static files). */
+function consoleDir(): string {
+  const here = join(__dirname, 'console');
+  return existsSync(here) ? here : join(__dirname, '..', '..', 'service', 'console');
+}
 
 export type AppDeps = AdminDeps & ProxyDeps & { log: Logger; publicRoutes?: express.Router[] };
 
@@ -29,6 +37,22 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/vault/whoami', (req, res, next) => {
     whoami(deps.db, deps.clock, req, res).catch(() => next(new ApiError('store_unavailable', 'Keybrake cannot reach its database.')));
   });
+
+  // The console: static files under a strict Content-Security-Policy (no inline script or style, nothing from
+  // elsewhere); it talks to the admin API with the key the operator types in.
+  app.use(
+    '/console',
+    (_req: Request, res: Response, next: NextFunction) => {
+      res.set({
+        'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        'x-content-type-options': 'nosniff',
+        'referrer-policy': 'no-referrer',
+        'cache-control': 'no-store',
+      });
+      next();
+    },
+    express.static(consoleDir(), { index: 'index.html', redirect: true }),
+  );
 
   app.get('/healthz', async (_req, res) => {
     try {
