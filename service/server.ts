@@ -11,6 +11,7 @@ import { deriveKey, parseKey32, SecretBox } from './crypto';
 import { WebhookWorker } from './alerts/worker';
 import { Redactor } from './proxy/redact';
 import { KeyGate } from './http/key-gate';
+import { Metrics } from './http/metrics';
 import { purgeAudit } from './store/audit-query';
 import { Upstreams } from './proxy/forward';
 import { ensureGeneratedAdminKey } from './store/admin-keys';
@@ -93,6 +94,7 @@ export async function startServer(config: Config, opts: Extras = {}): Promise<Ru
     webhooks: config.webhooks,
     webhookSecret,
     gate: new KeyGate(config.maxInflightPerKey),
+    metrics: new Metrics(),
     pricing: { fx: config.fx, prices: config.prices },
     maxBodyBytes: config.maxBodyBytes,
     auditBodyBytes: config.auditBodyBytes,

@@ -19,6 +19,7 @@ import type { VendorAdapter } from '../vendors/types';
 import { enqueue, keyEvent, type GlobalTarget } from '../alerts/events';
 import type { Redactor } from '../proxy/redact';
 import { createAuditRouter } from './audit-routes';
+import type { Metrics } from './metrics';
 import { createBudgetRouter } from './budget-routes';
 import { applyPolicy, PolicyFields, policyView, usd } from './key-policy';
 import { limitsFor, TOTAL_WINDOW } from './limits';
@@ -34,6 +35,7 @@ export interface AdminDeps {
   redactor: Redactor;
   webhooks: readonly GlobalTarget[];
   webhookSecret: string;
+  metrics: Metrics;
 }
 
 const CreateKeyBody = z
@@ -289,6 +291,18 @@ export function createAdminRouter(deps: AdminDeps): Router {
     await putCredentials(db, deps.box, ws(req), vendor.id, body, now);
     deps.credentials.invalidate(ws(req), vendor.id);
     res.json({ vendor: vendor.id, fields: Object.keys(body), updated_at: new Date(now).toISOString() });
+  });
+
+  router.get('/metrics', async (_req, res) => {
+    const keys = (await db.knex('vault_keys').whereNull('revoked_at').count({ n: '*' })) as { n: number | string }[];
+    const pending = (await db.knex('webhook_outbox').where('status', 'pending').count({ n: '*' })) as { n: number | string }[];
+    res.type('text/plain; version=0.0.4').send(
+      deps.metrics.render({
+        keybrake_active_keys: Number(keys[0]?.n ?? 0),
+        keybrake_webhooks_pending: Number(pending[0]?.n ?? 0),
+        process_resident_memory_bytes: process.memoryUsage().rss,
+      }),
+    );
   });
 
   router.use(createBudgetRouter({ db, clock, workspace: ws }));

@@ -24,6 +24,7 @@ import { microsToUsd } from '../vendors/currency';
 import type { VendorRegistry } from '../vendors/registry';
 import type { CanonicalRequest, FormObject, JsonObject, PricingContext, VendorAdapter, VendorRoute } from '../vendors/types';
 import type { KeyGate } from './key-gate';
+import type { Metrics } from './metrics';
 import { limitsFor, perCallError, refusalError } from './limits';
 import { presentedVaultKey } from './vault-key';
 
@@ -43,6 +44,14 @@ export interface ProxyDeps {
   auditBodyBytes: number;
   /** In-process fairness: how many calls of one key may be in progress at once. */
   gate: KeyGate;
+  metrics: Metrics;
+}
+
+/** What a call came to, for GET /metrics. */
+interface Outcome {
+  decision: 'allow' | 'deny';
+  code: string | null;
+  micros: number;
 }
 
 const CORRELATION = { runId: 'x-keybrake-run-id', conversationId: 'x-keybrake-conversation-id', userRef: 'x-keybrake-user' } as const;
@@ -100,14 +109,18 @@ export function createProxyHandler(deps: ProxyDeps) {
     const presented = presentedVaultKey(req.headers);
     const keyHash = presented ? hashSecret(presented) : presented;
     if (keyHash) await deps.gate.enter(keyHash);
+    const started = performance.now();
+    const outcome: Outcome = { decision: 'deny', code: 'store_unavailable', micros: 0 };
     try {
-      await handle(req, res, vendor, rawUrl, keyHash);
+      await handle(req, res, vendor, rawUrl, keyHash, outcome);
     } finally {
       if (keyHash) deps.gate.leave(keyHash);
+      deps.metrics.request(vendor.id, outcome.decision, outcome.code, performance.now() - started);
+      deps.metrics.spent(vendor.id, outcome.micros);
     }
   };
 
-  async function handle(req: IncomingMessage, res: ServerResponse, vendor: VendorAdapter, rawUrl: string, keyHash: string | undefined): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, vendor: VendorAdapter, rawUrl: string, keyHash: string | undefined, outcome: Outcome): Promise<void> {
     const started = performance.now();
     const now = clock();
     const auditId = newId('aud');
@@ -207,6 +220,7 @@ export function createProxyHandler(deps: ProxyDeps) {
         err = STORE_DOWN();
       }
       log.debug({ ...logLine, decision: 'deny', code: err.code, status: err.status }, 'proxy refused');
+      outcome.code = err.code;
       sendError(res, err, auditId);
     };
 
@@ -264,12 +278,15 @@ export function createProxyHandler(deps: ProxyDeps) {
           if (original.status !== null && original.response !== null) {
             const stored = JSON.parse(deps.box.open(original.response, `dedupe:${original.audit_id}`)) as { headers: Record<string, string>; body: string };
             log.debug({ ...logLine, decision: 'allow', code: 'duplicate_replayed', original: original.audit_id }, 'duplicate replayed');
+            Object.assign(outcome, { decision: 'allow', code: 'duplicate_replayed' });
             return send(res, original.status, { ...stored.headers, 'x-keybrake-audit-id': auditId, 'x-keybrake-replayed-from': original.audit_id }, Buffer.from(stored.body, 'base64'));
           }
+          outcome.code = 'duplicate_in_flight';
           return sendError(res, new ApiError('duplicate_in_flight', `An identical call (${original.audit_id}) is still in progress; it will not be made twice. Retrying will not help.`), auditId);
         }
         const err = refusalError(refusal, key, limits, micros, now);
         log.debug({ ...logLine, decision: 'deny', code: err.code, status: err.status }, 'proxy refused');
+        outcome.code = err.code;
         if (refusal.kind !== 'rate') {
           const state: CapState = { ...refusal.cap, spentMicros: refusal.spentMicros, resetsAt: capResetsAt(refusal.kind) };
           await enqueue(db.knex, db.dialect, key.workspaceId, [exceededEvent(key, state, micros)], deps.webhooks, now).catch((e: Error) => log.warn({ ...logLine, err: e.message }, 'cap.exceeded event not queued'));
@@ -340,6 +357,7 @@ export function createProxyHandler(deps: ProxyDeps) {
       log.error({ ...logLine, err: (err as Error).message }, 'settlement failed; reservation kept');
     }
     log.debug({ ...logLine, decision: 'allow', status, estimated_usd: microsToUsd(micros), final_usd: microsToUsd(finalMicros), latency_ms: elapsed() }, 'proxied');
+    Object.assign(outcome, { decision: 'allow', code: failure?.code ?? null, micros: finalMicros });
     if (failure) return sendError(res, failure, auditId);
     const up = upstream as UpstreamResponse;
     send(res, up.status, { ...up.headers, 'x-keybrake-audit-id': auditId }, up.body);

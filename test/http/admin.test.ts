@@ -127,6 +127,17 @@ describeEachStore('admin API', (storeName) => {
     expect(fake.received[fake.received.length - 1]!.headers.authorization).toBe(`Bearer ${fake.secret}`);
   });
 
+  test('metrics count proxied calls by vendor, decision and code, behind the admin key', async () => {
+    const key = await svc.issueKey({ vendor: 'stripe', daily_usd_cap: 1, allowed_endpoints: ['GET /v1/customers/{id}'] });
+    await call(svc.url, '/stripe/v1/charges', { key: key.vault_key, form: 'amount=1&currency=usd' });
+    expect((await fetch(`${svc.url}/metrics`)).status).toBe(401);
+    const res = await svc.admin().get('/metrics');
+    expect(res.headers['content-type']).toMatch(/text\/plain/);
+    expect(res.text).toMatch(/^keybrake_requests_total\{vendor="stripe",decision="deny",code="endpoint_not_allowed"\} [1-9]\d*$/m);
+    expect(res.text).toMatch(/^keybrake_active_keys [1-9]\d*$/m);
+    expect(res.text).toMatch(/^keybrake_request_duration_ms_count [1-9]\d*$/m);
+  });
+
   test('healthz answers without the admin key', async () => {
     const res = await fetch(`${svc.url}/healthz`);
     expect(await res.json()).toEqual({ status: 'ok', store: storeName });
