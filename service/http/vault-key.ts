@@ -13,7 +13,10 @@ export function presentedVaultKey(headers: IncomingHttpHeaders): string | undefi
   const [scheme, value = ''] = auth.trim().split(/\s+/, 2);
   let candidate = '';
   if (scheme?.toLowerCase() === 'bearer') candidate = value;
-  else if (scheme?.toLowerCase() === 'basic') {
+  else if (scheme?.toLowerCase() === 'basic' && VAULT_KEY.test(value)) {
+    // Dify's custom tools default to the Basic prefix and send the key as it is, not base64-encoded.
+    candidate = value;
+  } else if (scheme?.toLowerCase() === 'basic') {
     const decoded = Buffer.from(value, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     const user = colon === -1 ? decoded : decoded.slice(0, colon);

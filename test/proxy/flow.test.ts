@@ -130,6 +130,18 @@ describeEachStore('proxy flow', (storeName) => {
     expect(fake.received.length).toBe(before);
   });
 
+  test('the vault key is accepted as Bearer, as Basic user or password, and raw after Basic (Dify\'s default prefix)', async () => {
+    const key = await svc.issueKey({ vendor: 'stripe', daily_usd_cap: 10, allowed_endpoints: ['GET /v1/customers/{id}'] });
+    const b64 = (s: string): string => Buffer.from(s).toString('base64');
+    for (const authorization of [`Bearer ${key.vault_key}`, `Basic ${b64(`${key.vault_key}:`)}`, `Basic ${b64(`AC123:${key.vault_key}`)}`, `Basic ${key.vault_key}`]) {
+      const res = await call(svc.url, '/stripe/v1/customers/cus_1', { headers: { authorization } });
+      expect([authorization.slice(0, 6), res.status]).toEqual([authorization.slice(0, 6), 404]);
+      expect(fake.received[fake.received.length - 1]!.headers.authorization).toBe(`Bearer ${fake.secret}`);
+    }
+    const wrong = await call(svc.url, '/stripe/v1/customers/cus_1', { headers: { authorization: `Basic ${b64('AC123:not-a-vault-key')}` } });
+    expect([wrong.status, wrong.body.error?.code]).toEqual([401, 'vault_key_invalid']);
+  });
+
   test('unknown and missing keys are refused without reaching the vendor', async () => {
     const before = fake.received.length;
     const none = await call(svc.url, '/stripe/v1/customers');
