@@ -1,6 +1,6 @@
 // npm run bench: one load generator, fixed concurrency levels, five targets side by side —
 //   (a) the fake vendor directly, (b) a bare undici pass-through proxy (the baseline), (c) Keybrake on SQLite,
-//   (d) Keybrake on PostgreSQL, (e) two Keybrake processes on one PostgreSQL —
+//   (d) Keybrake on PostgreSQL, (e) two Keybrake processes on one PostgreSQL, (f) cluster mode (a worker per core) —
 // for a money-moving call and a zero-cost read; then latency at a steady 500 requests/s, a hot key beside quiet
 // ones, and checks that spend equals what the vendor accepted and that every request has its audit row.
 // BENCH_SECONDS (default 5) sets each throughput run's length.
@@ -91,10 +91,11 @@ async function main(): Promise<void> {
   pgUrl.pathname = `/${dbName}`;
   const pg1 = await keybrake({ ...upstream, DATABASE_URL: pgUrl.toString() });
   const pg2 = await keybrake({ ...upstream, DATABASE_URL: pgUrl.toString() });
+  const clustered = await keybrake({ ...upstream, DATABASE_URL: pgUrl.toString(), KEYBRAKE_WORKERS: 'auto' });
 
   // Throughput runs spread over 64 keys, as many conversations would; the hot-key run below uses one.
   const many = async (url: string, label: string): Promise<{ id: string; vault_key: string }[]> => Promise.all(Array.from({ length: 64 }, (_, i) => issueKey(url, `${label}/${i}`)));
-  const keys = { sqlite: await many(sqlite, 'bench-sqlite'), pg: await many(pg1, 'bench-pg'), pg2: await many(pg1, 'bench-pg2') };
+  const keys = { sqlite: await many(sqlite, 'bench-sqlite'), pg: await many(pg1, 'bench-pg'), pg2: await many(pg1, 'bench-pg2'), cluster: await many(pg1, 'bench-cluster') };
   const hotKey = await issueKey(pg1, 'bench-hot');
   const targets = (kind: 'charge' | 'read'): [string, Target, string | undefined][] => {
     const make = kind === 'charge' ? charge : read;
@@ -104,11 +105,12 @@ async function main(): Promise<void> {
       ['(c) Keybrake SQLite', make([sqlite], '/stripe', vk(keys.sqlite)), 'sqlite'],
       ['(d) Keybrake PostgreSQL', make([pg1], '/stripe', vk(keys.pg)), 'pg'],
       ['(e) 2 × Keybrake, 1 PostgreSQL', make([pg1, pg2], '/stripe', vk(keys.pg2)), 'pg2'],
+      ['(f) cluster (1/core), PostgreSQL', make([clustered], '/stripe', vk(keys.cluster)), 'cluster'],
     ];
   };
 
-  const sent: Record<string, number> = { sqlite: 0, pg: 0, pg2: 0 };
-  const accepted: Record<string, number> = { sqlite: 0, pg: 0, pg2: 0 };
+  const sent: Record<string, number> = { sqlite: 0, pg: 0, pg2: 0, cluster: 0 };
+  const accepted: Record<string, number> = { sqlite: 0, pg: 0, pg2: 0, cluster: 0 };
   for (const kind of ['charge', 'read'] as const) {
     process.stdout.write(`${kind === 'charge' ? 'POST /v1/charges (money-moving)' : 'GET /v1/customers/{id} (zero cost)'}\n`);
     process.stdout.write(`${'concurrency'.padEnd(12)}${'target'.padEnd(32)} ${'req/s'.padStart(7)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)}  vs (b)  +p50 over (a)\n`);
@@ -176,6 +178,7 @@ async function main(): Promise<void> {
     ['sqlite', sqlite, 'bench-sqlite/', accepted.sqlite ?? 0, sent.sqlite ?? 0],
     ['pg', pg1, 'bench-pg/', accepted.pg ?? 0, sent.pg ?? 0],
     ['pg × 2', pg1, 'bench-pg2/', accepted.pg2 ?? 0, sent.pg2 ?? 0],
+    ['cluster', pg1, 'bench-cluster/', accepted.cluster ?? 0, sent.cluster ?? 0],
     ['hot key', pg1, 'bench-hot', hotAccepted, hot.total],
   ];
   for (const [name, url, prefix, acceptedMinor, requests] of checks) {

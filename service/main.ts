@@ -1,6 +1,36 @@
 // Composition root: `npm start` and `keybrake serve`.
-import { ConfigError, loadConfig } from './config';
-import { startServer, type Extras } from './server';
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import { ConfigError, loadConfig, type Config } from './config';
+import { createLogger, prepareStore, startServer, type Extras } from './server';
+
+/**
+ * Cluster mode (KEYBRAKE_WORKERS): the primary prepares the store once, then forks the workers, which share the
+ * port; every decision that must be global is made in the database, so they need nothing from each other.
+ */
+async function runPrimary(config: Config, count: number): Promise<void> {
+  const log = createLogger(config);
+  const { db } = await prepareStore(config, log, (line) => process.stderr.write(line + '\n'));
+  await db.knex.destroy();
+  let stopping = false;
+  for (let i = 0; i < count; i++) cluster.fork();
+  cluster.on('exit', (worker, code) => {
+    if (stopping) return;
+    log.error({ worker_pid: worker.process.pid, code }, 'worker exited; starting another');
+    cluster.fork();
+  });
+  const stop = (): void => {
+    stopping = true;
+    for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM');
+    setTimeout(() => process.exit(0), 5_000).unref();
+    cluster.on('exit', () => {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+    });
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  log.info({ workers: count }, 'keybrake cluster started');
+}
 
 export async function main(env: Record<string, string | undefined>, extras: Extras = {}): Promise<void> {
   let config;
@@ -13,7 +43,9 @@ export async function main(env: Record<string, string | undefined>, extras: Extr
     }
     throw err;
   }
+  const workers = config.workers === 'auto' ? availableParallelism() : config.workers;
   try {
+    if (workers > 1 && cluster.isPrimary) return await runPrimary(config, workers);
     const running = await startServer(config, extras);
     const stop = (): void => {
       running.close().then(

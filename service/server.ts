@@ -56,12 +56,13 @@ export interface Extras {
   publicRoutes?: ((ctx: { publicUrl: string | undefined }) => Router)[];
 }
 
-export async function startServer(config: Config, opts: Extras = {}): Promise<Running> {
-  const log = opts.log ?? pino({ level: config.logLevel, base: undefined, redact: ['req.headers.authorization', 'headers.authorization'] });
-  const announce = opts.announce ?? ((line: string) => process.stderr.write(line + '\n'));
+/**
+ * What must happen once before any process serves: the master key, the migrations, the generated admin key
+ * (printed once). Returns the open database.
+ */
+export async function prepareStore(config: Config, log: Logger, announce: (line: string) => void): Promise<{ db: Db; masterKey: Buffer }> {
   const masterKey = config.masterKey ?? (config.store.kind === 'sqlite' ? sqliteMasterKey(config.store.path, log) : undefined);
   if (!masterKey) throw new Error('KEYBRAKE_MASTER_KEY is required');
-
   const db = openDb(config.store, 10, config.sqliteSynchronous);
   await migrate(db);
   if (config.adminKey === undefined) {
@@ -73,6 +74,17 @@ export async function startServer(config: Config, opts: Extras = {}): Promise<Ru
       );
     }
   }
+  return { db, masterKey };
+}
+
+export function createLogger(config: Config): Logger {
+  return pino({ level: config.logLevel, base: { pid: process.pid }, redact: ['req.headers.authorization', 'headers.authorization'] });
+}
+
+export async function startServer(config: Config, opts: Extras = {}): Promise<Running> {
+  const log = opts.log ?? createLogger(config);
+  const announce = opts.announce ?? ((line: string) => process.stderr.write(line + '\n'));
+  const { db, masterKey } = await prepareStore(config, log, announce);
 
   const box = new SecretBox(masterKey);
   const clock = opts.clock ?? Date.now;

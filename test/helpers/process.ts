@@ -5,6 +5,8 @@ import { createInterface } from 'node:readline';
 
 export interface ServiceProcess {
   url: string;
+  /** The processes that announced they were listening (several in cluster mode). */
+  pids: number[];
   child: ChildProcess;
   output: string[];
   stop(): Promise<void>;
@@ -12,7 +14,7 @@ export interface ServiceProcess {
 
 const ROOT = join(__dirname, '..', '..');
 
-export function spawnService(env: Record<string, string>): Promise<ServiceProcess> {
+export function spawnService(env: Record<string, string>, listeners = 1): Promise<ServiceProcess> {
   const child = spawn(process.execPath, ['--require', 'tsx/cjs', join(ROOT, 'cli', 'main.ts'), 'serve'], {
     cwd: ROOT,
     // Info level: the 'keybrake listening' line is how the test learns the port.
@@ -20,16 +22,19 @@ export function spawnService(env: Record<string, string>): Promise<ServiceProces
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];
+  const pids: number[] = [];
   return new Promise((ok, fail) => {
     const timer = setTimeout(() => fail(new Error(`service did not start in 30 s:\n${output.join('\n')}`)), 30_000);
     const onLine = (line: string): void => {
       output.push(line);
       try {
-        const parsed = JSON.parse(line) as { msg?: string; url?: string };
-        if (parsed.msg === 'keybrake listening' && parsed.url) {
+        const parsed = JSON.parse(line) as { msg?: string; url?: string; pid?: number };
+        if (parsed.msg === 'keybrake listening' && parsed.url) pids.push(parsed.pid ?? 0);
+        if (parsed.msg === 'keybrake listening' && parsed.url && pids.length === listeners) {
           clearTimeout(timer);
           ok({
             url: parsed.url,
+            pids,
             child,
             output,
             stop: () =>

@@ -114,3 +114,33 @@ describeEachStore('concurrent reservations', (storeName) => {
     }
   });
 });
+
+(PG_ENABLED ? describe : describe.skip)('cluster mode: KEYBRAKE_WORKERS=2 on one port', () => {
+  let fake: FakeStripe;
+  let store: TestStore;
+  let proc: ServiceProcess;
+  beforeAll(async () => {
+    fake = await startFakeStripe();
+    store = await createTestStore('postgres');
+    proc = await spawnService(serviceEnv(store, fake, { KEYBRAKE_WORKERS: '2' }), 2);
+  }, 90_000);
+  afterAll(async () => {
+    await proc.stop();
+    await store.drop();
+    await fake.close();
+  });
+
+  test('two worker processes serve one port, and the cap holds across them', async () => {
+    expect(new Set(proc.pids).size).toBe(2);
+    expect(proc.pids).not.toContain(proc.child.pid);
+    const issued = await fetch(`${proc.url}/vault/keys`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ vendor: 'stripe', daily_usd_cap: 30, allowed_endpoints: ['POST /v1/charges'] }),
+    });
+    const key = (await issued.json()) as { vault_key: string };
+    const statuses = await burst([proc.url], key.vault_key, 100);
+    expect(statuses.filter((s) => s === 200).length).toBe(30);
+    expect(charges(fake)).toBe(30);
+  });
+});
