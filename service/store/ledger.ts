@@ -149,28 +149,28 @@ export async function reserveAndAudit(
     let spentAfter: number[] = [];
     try {
       spentAfter = await writes(db).run((conn): number[] => {
-          const after: number[] = [];
-          if (r.dedupe) {
-            const d = r.dedupe;
-            if (!stmt(conn, SQL.claim).get(d.keyId, d.hash, d.now, d.auditId, d.idempotencyKey, d.cutoff)) {
-              throw new Refused({ kind: 'duplicate', original: stmt(conn, SQL.claimed).get(d.keyId, d.hash) as DedupeRow });
+        const after: number[] = [];
+        if (r.dedupe) {
+          const d = r.dedupe;
+          if (!stmt(conn, SQL.claim).get(d.keyId, d.hash, d.now, d.auditId, d.idempotencyKey, d.cutoff)) {
+            throw new Refused({ kind: 'duplicate', original: stmt(conn, SQL.claimed).get(d.keyId, d.hash) as DedupeRow });
+          }
+        }
+        if (r.rate && !stmt(conn, SQL.rate).get(r.rate.subjectId, r.rate.windowStart, r.rate.expiresAt, r.rate.limit)) {
+          throw new Refused({ kind: 'rate', requests: r.rate.limit });
+        }
+        if (r.micros > 0) {
+          for (const c of r.caps) {
+            const row = r.micros > c.capMicros ? undefined : (stmt(conn, SQL.reserve).get(c.subjectId, c.windowStart, r.micros, c.capMicros) as { spent_micros: number } | undefined);
+            if (!row) {
+              const current = stmt(conn, SQL.spent).get(c.subjectId, c.windowStart) as { spent_micros: number } | undefined;
+              throw new Refused({ kind: c.kind, spentMicros: current ? Number(current.spent_micros) : 0, cap: c });
             }
+            after.push(Number(row.spent_micros));
           }
-          if (r.rate && !stmt(conn, SQL.rate).get(r.rate.subjectId, r.rate.windowStart, r.rate.expiresAt, r.rate.limit)) {
-            throw new Refused({ kind: 'rate', requests: r.rate.limit });
-          }
-          if (r.micros > 0) {
-            for (const c of r.caps) {
-              const row = r.micros > c.capMicros ? undefined : (stmt(conn, SQL.reserve).get(c.subjectId, c.windowStart, r.micros, c.capMicros) as { spent_micros: number } | undefined);
-              if (!row) {
-                const current = stmt(conn, SQL.spent).get(c.subjectId, c.windowStart) as { spent_micros: number } | undefined;
-                throw new Refused({ kind: c.kind, spentMicros: current ? Number(current.spent_micros) : 0, cap: c });
-              }
-              after.push(Number(row.spent_micros));
-            }
-          }
-          insertRow(conn, 'audit_log', { ...auditRow(entry), reserved_micros: r.micros });
-          return after;
+        }
+        insertRow(conn, 'audit_log', { ...auditRow(entry), reserved_micros: r.micros });
+        return after;
       });
       outcome = { ok: true };
     } catch (err) {
@@ -187,29 +187,20 @@ export async function reserveAndAudit(
       const spentAfter: number[] = [];
       if (r.dedupe) {
         const d = r.dedupe;
-        const claimed = await trx.raw(
-          SQL.claim,
-          [d.keyId, d.hash, d.now, d.auditId, d.idempotencyKey, d.cutoff],
-        );
+        const claimed = await trx.raw(SQL.claim, [d.keyId, d.hash, d.now, d.auditId, d.idempotencyKey, d.cutoff]);
         if (rowsOf(db.dialect, claimed).length === 0) {
           const original = rowsOf<DedupeRow>(db.dialect, await trx.raw(SQL.claimed, [d.keyId, d.hash]))[0] as DedupeRow;
           throw new Refused({ kind: 'duplicate', original });
         }
       }
       if (r.rate) {
-        const result = await trx.raw(
-          SQL.rate,
-          [r.rate.subjectId, r.rate.windowStart, r.rate.expiresAt, r.rate.limit],
-        );
+        const result = await trx.raw(SQL.rate, [r.rate.subjectId, r.rate.windowStart, r.rate.expiresAt, r.rate.limit]);
         if (rowsOf(db.dialect, result).length === 0) throw new Refused({ kind: 'rate', requests: r.rate.limit });
       }
       if (r.micros > 0) {
         for (const cap of r.caps) {
           if (r.micros > cap.capMicros) throw new Refused({ kind: cap.kind, spentMicros: await spentInTrx(trx, cap), cap });
-          const result = await trx.raw(
-            SQL.reserve,
-            [cap.subjectId, cap.windowStart, r.micros, cap.capMicros],
-          );
+          const result = await trx.raw(SQL.reserve, [cap.subjectId, cap.windowStart, r.micros, cap.capMicros]);
           const rows = rowsOf<{ spent_micros: number }>(db.dialect, result);
           if (rows.length === 0) throw new Refused({ kind: cap.kind, spentMicros: await spentInTrx(trx, cap), cap });
           spentAfter.push(Number(rows[0]?.spent_micros));
@@ -222,7 +213,7 @@ export async function reserveAndAudit(
     return { ok: true };
   } catch (err) {
     if (!(err instanceof Refused)) throw err;
-    await insertAudit(db.knex, { ...entry, decision: 'deny', reservedMicros: 0, ...onRefuse(err.refusal) });
+    await writeAudit(db, { ...entry, decision: 'deny', reservedMicros: 0, ...onRefuse(err.refusal) });
     return { ok: false, refusal: err.refusal };
   }
 }
@@ -251,10 +242,10 @@ export async function settle(db: Db, s: Settlement, outcome: AuditOutcome): Prom
     const update = completionColumns(outcome);
     const columns = Object.keys(update);
     await writes(db).run((conn) => {
-        if (delta !== 0 && s.reservedMicros > 0) for (const cap of s.caps) stmt(conn, SQL.adjust).run(delta, cap.subjectId, cap.windowStart);
-        if (s.counted && s.finalMicros > 0) stmt(conn, SQL.counted).run(s.counted.workspaceId, s.counted.vendor, s.counted.objectId.slice(0, 255), s.finalMicros, s.now);
-        if (s.dedupe) stmt(conn, SQL.dedupeDone).run(s.dedupe.status, s.dedupe.response, s.dedupe.keyId, s.dedupe.hash, s.auditId);
-        stmt(conn, `UPDATE audit_log SET ${columns.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`).run(...columns.map((c) => update[c] ?? null), s.auditId);
+      if (delta !== 0 && s.reservedMicros > 0) for (const cap of s.caps) stmt(conn, SQL.adjust).run(delta, cap.subjectId, cap.windowStart);
+      if (s.counted && s.finalMicros > 0) stmt(conn, SQL.counted).run(s.counted.workspaceId, s.counted.vendor, s.counted.objectId.slice(0, 255), s.finalMicros, s.now);
+      if (s.dedupe) stmt(conn, SQL.dedupeDone).run(s.dedupe.status, s.dedupe.response, s.dedupe.keyId, s.dedupe.hash, s.auditId);
+      stmt(conn, `UPDATE audit_log SET ${columns.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`).run(...columns.map((c) => update[c] ?? null), s.auditId);
     });
     return;
   }
