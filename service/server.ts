@@ -142,8 +142,14 @@ export async function startServer(config: Config, opts: Extras = {}): Promise<Ru
     async close() {
       clearInterval(purge);
       await worker.stop();
+      // Stop accepting, let calls in progress finish, and close what stays open after a grace period (a browser's
+      // pre-connected socket, say) so that shutdown cannot hang.
       await new Promise<void>((ok) => {
-        server.close(() => ok());
+        const force = setTimeout(() => server.closeAllConnections(), 2_000);
+        server.close(() => {
+          clearTimeout(force);
+          ok();
+        });
         server.closeIdleConnections();
       });
       await upstreams.close();
