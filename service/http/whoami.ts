@@ -3,6 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hashSecret } from '../crypto';
 import { ApiError, errorBody, errorHeaders } from '../errors';
+import { checkKey } from '../policy/decide';
 import { limitsFor } from './limits';
 import type { Db } from '../store/db';
 import { findKeyByHash } from '../store/keys';
@@ -16,12 +17,11 @@ export async function whoami(db: Db, clock: () => number, req: IncomingMessage, 
     res.end(JSON.stringify(errorBody(err)));
   };
   const presented = presentedVaultKey(req.headers);
-  if (presented === undefined) return fail(new ApiError('vault_key_missing', 'No vault key: send it as Authorization: Bearer vault_key_…'));
-  const key = presented === '' ? undefined : await findKeyByHash(db, hashSecret(presented));
+  const found = presented === undefined ? undefined : presented === '' ? null : ((await findKeyByHash(db, hashSecret(presented))) ?? null);
   const now = clock();
-  if (!key) return fail(new ApiError('vault_key_invalid', 'This vault key is not known to Keybrake.'));
-  if (key.revokedAt !== null) return fail(new ApiError('vault_key_revoked', 'This vault key has been revoked.'));
-  if (key.expiresAt !== null && key.expiresAt <= now) return fail(new ApiError('vault_key_expired', `This vault key expired at ${new Date(key.expiresAt).toISOString()}.`));
+  const checked = checkKey(found, now);
+  if (!checked.ok) return fail(new ApiError(checked.code, checked.message));
+  const key = checked.key;
   const limits = limitsFor(key, now);
   const spent = await spentIn(db, key.id, limits.keyWindow.start);
   res.writeHead(200, { 'content-type': 'application/json' });

@@ -59,14 +59,24 @@ export function findRoute(vendor: VendorAdapter, req: CanonicalRequest): VendorR
   return undefined;
 }
 
-export function decide(input: DecideInput): Decision {
-  const { key, vendor, request, now } = input;
-  if (key === undefined) return deny('vault_key_missing', 'No vault key: send it as Authorization: Bearer vault_key_…');
-  if (key === null) return deny('vault_key_invalid', 'This vault key is not known to Keybrake.');
-  if (key.revokedAt !== null) return deny('vault_key_revoked', 'This vault key has been revoked; ask for a new one. Retrying will not help.');
+export type KeyCheck = { ok: true; key: KeyRecord } | { ok: false; code: ErrorCode; message: string };
+
+/** The first checks, on the key alone: known, not revoked, not expired. Also what GET /vault/whoami answers. */
+export function checkKey(key: KeyRecord | null | undefined, now: number): KeyCheck {
+  if (key === undefined) return { ok: false, code: 'vault_key_missing', message: 'No vault key: send it as Authorization: Bearer vault_key_…' };
+  if (key === null) return { ok: false, code: 'vault_key_invalid', message: 'This vault key is not known to Keybrake.' };
+  if (key.revokedAt !== null) return { ok: false, code: 'vault_key_revoked', message: 'This vault key has been revoked; ask for a new one. Retrying will not help.' };
   if (key.expiresAt !== null && key.expiresAt <= now) {
-    return deny('vault_key_expired', `This vault key expired at ${new Date(key.expiresAt).toISOString()}; ask for a new one.`);
+    return { ok: false, code: 'vault_key_expired', message: `This vault key expired at ${new Date(key.expiresAt).toISOString()}; ask for a new one.` };
   }
+  return { ok: true, key };
+}
+
+export function decide(input: DecideInput): Decision {
+  const { vendor, request, now } = input;
+  const checked = checkKey(input.key, now);
+  if (!checked.ok) return deny(checked.code, checked.message);
+  const key = checked.key;
   if (key.vendor !== vendor.id) return deny('vendor_not_allowed', `This vault key is for ${key.vendor}, not ${vendor.id}.`);
   if ('error' in request) return deny('bad_request', `Request refused: ${request.error}.`);
 

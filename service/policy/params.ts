@@ -12,9 +12,6 @@ export interface FieldRule {
   forbidden?: true;
 }
 
-/** Rules by endpoint pattern ("POST /v1/payment_intents"), then by field path ("amount", "transfer_data.destination"). */
-export type ParamRules = Record<string, Record<string, FieldRule>>;
-
 export const RULE_NAMES = ['eq', 'in', 'min', 'max', 'forbidden'] as const;
 
 /** `metadata[order]` and `metadata.order` name the same field. */
