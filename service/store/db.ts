@@ -47,6 +47,19 @@ export function openDb(target: StoreTarget, poolMax = 10, sqliteSync: 'full' | '
   return { knex, dialect: 'sqlite' };
 }
 
+/** One instance of something per open database (its write queue, say), made on first use. */
+export function perDb<T>(make: (db: Db) => T): (db: Db) => T {
+  const made = new WeakMap<Db, T>();
+  return (db) => {
+    let t = made.get(db);
+    if (t === undefined) {
+      t = make(db);
+      made.set(db, t);
+    }
+    return t;
+  };
+}
+
 /** Rows of a raw query, whichever driver answered. */
 export function rowsOf<T>(dialect: Dialect, result: unknown): T[] {
   if (dialect === 'postgres') return (result as { rows: T[] }).rows;

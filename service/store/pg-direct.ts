@@ -3,7 +3,7 @@
 // their audit rows — committed without waiting for the WAL flush (a lost settlement leaves the reservation
 // standing: over-counting, never under-counting).
 import { createHash } from 'node:crypto';
-import type { Db } from './db';
+import { perDb, type Db } from './db';
 import { TickQueue, type Outcome } from './tick-queue';
 
 interface PgConn {
@@ -132,13 +132,4 @@ export class PgSettleBatcher {
   }
 }
 
-const batchers = new WeakMap<Db, PgSettleBatcher>();
-
-export function pgSettles(db: Db): PgSettleBatcher {
-  let b = batchers.get(db);
-  if (!b) {
-    b = new PgSettleBatcher(db);
-    batchers.set(db, b);
-  }
-  return b;
-}
+export const pgSettles = perDb((db) => new PgSettleBatcher(db));

@@ -3,7 +3,7 @@
 // per connection, and a reservation runs as one synchronous better-sqlite3 transaction. The connection is taken
 // from knex's pool (of one), so these never interleave with a knex transaction.
 import type BetterSqlite3 from 'better-sqlite3';
-import type { Db } from './db';
+import { perDb, type Db } from './db';
 import { TickQueue, type Outcome } from './tick-queue';
 
 type Conn = BetterSqlite3.Database;
@@ -74,13 +74,4 @@ export class WriteBatcher {
   }
 }
 
-const batchers = new WeakMap<Db, WriteBatcher>();
-
-export function writes(db: Db): WriteBatcher {
-  let b = batchers.get(db);
-  if (!b) {
-    b = new WriteBatcher(db);
-    batchers.set(db, b);
-  }
-  return b;
-}
+export const writes = perDb((db) => new WriteBatcher(db));
