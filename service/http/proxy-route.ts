@@ -17,12 +17,13 @@ import { maskCardNumbers, truncate, type Redactor } from '../proxy/redact';
 import { DEFAULT_WORKSPACE } from '../store/admin-keys';
 import { writeAudit, type AuditEntry } from '../store/audit';
 import type { Db } from '../store/db';
-import { findKeyByHash, type StoredKey } from '../store/keys';
+import type { StoredKey } from '../store/keys';
 import { releaseDedupe, reserveAndAudit, settle, type DedupeClaim } from '../store/ledger';
 import type { CredentialResolver } from '../vendors/credentials';
 import { microsToUsd } from '../vendors/currency';
 import type { VendorRegistry } from '../vendors/registry';
 import type { CanonicalRequest, FormObject, JsonObject, PricingContext, VendorAdapter, VendorRoute } from '../vendors/types';
+import { KeyCache } from './key-cache';
 import type { KeyGate } from './key-gate';
 import type { Metrics } from './metrics';
 import { limitsFor, perCallError, refusalError } from './limits';
@@ -100,8 +101,19 @@ function parseJson(body: Buffer): unknown {
   }
 }
 
+/** What one attempt at a call knows before it starts. */
+interface Attempt {
+  started: number;
+  now: number;
+  auditId: string;
+  body: Buffer | 'too_large';
+  /** 0: the cached key, checked by the reservation; 1: read afresh, checked; 2: read afresh (changes keep racing). */
+  round: number;
+}
+
 export function createProxyHandler(deps: ProxyDeps) {
   const { db, log, clock } = deps;
+  const keys = new KeyCache(db);
 
   return async function proxy(req: IncomingMessage, res: ServerResponse, vendor: VendorAdapter, rawUrl: string): Promise<void> {
     // Calls of one vault key take turns (KeyGate); the key is known only from its hash, which is what gates it.
@@ -124,13 +136,35 @@ export function createProxyHandler(deps: ProxyDeps) {
     const started = performance.now();
     const now = clock();
     const auditId = newId('aud');
+    const body = await readBody(req, deps.maxBodyBytes);
+    // A cached key is decided with first; if the store finds it stale, or it leads to a refusal, the key is read
+    // afresh and the call decided again, so that nothing is allowed or refused on an outdated policy.
+    for (let round = 0; round < 3; round++) {
+      if ((await attempt(req, res, vendor, rawUrl, keyHash, outcome, { started, now, auditId, body, round })) !== 'stale') return;
+    }
+  }
+
+  async function attempt(
+    req: IncomingMessage,
+    res: ServerResponse,
+    vendor: VendorAdapter,
+    rawUrl: string,
+    keyHash: string | undefined,
+    outcome: Outcome,
+    { started, now, auditId, body, round }: Attempt,
+  ): Promise<'stale' | void> {
     const elapsed = (): number => Math.round(performance.now() - started);
 
     // 1. Who is calling, and what exactly are they asking for.
-    const body = await readBody(req, deps.maxBodyBytes);
     let key: StoredKey | null | undefined;
+    let cached = false;
     try {
-      key = keyHash === undefined ? undefined : keyHash === '' ? null : ((await findKeyByHash(db, keyHash)) ?? null);
+      if (keyHash === undefined || keyHash === '') key = keyHash === '' ? null : undefined;
+      else {
+        const found = await keys.get(keyHash, round > 0);
+        key = found.key ?? null;
+        cached = found.cached;
+      }
     } catch (err) {
       log.error({ err: (err as Error).message }, 'store unavailable during key lookup');
       return sendError(res, STORE_DOWN(), auditId);
@@ -225,6 +259,8 @@ export function createProxyHandler(deps: ProxyDeps) {
     };
 
     if (decision.kind === 'deny') {
+      // A revocation is final; any other refusal of a cached key is checked against the key as stored now.
+      if (cached && key && key.revokedAt === null) return 'stale';
       if (body === 'too_large') res.setHeader('connection', 'close');
       const code = decision.code === 'bad_request' && body === 'too_large' ? 'body_too_large' : decision.code;
       if (code === 'per_call_cap_exceeded' && key) return refuse(perCallError(decision.message, key, limitsFor(key, now), decision.micros ?? 0, now));
@@ -256,7 +292,8 @@ export function createProxyHandler(deps: ProxyDeps) {
       idempotencyKey: vendor.idempotencyHeader && dedupe ? dedupe.idempotencyKey : entry.idempotencyKey,
     };
     try {
-      const reserved = await reserveAndAudit(db, { micros, caps: limits.caps, ...(limits.rate ? { rate: limits.rate } : {}), ...(dedupe ? { dedupe } : {}) }, reservedEntry, (refusal) => {
+      const guard = round < 2 ? { guard: { workspaceId: key.workspaceId, epoch: key.epoch } } : {};
+      const reserved = await reserveAndAudit(db, { micros, caps: limits.caps, ...(limits.rate ? { rate: limits.rate } : {}), ...(dedupe ? { dedupe } : {}), ...guard }, reservedEntry, (refusal) => {
         if (refusal.kind === 'duplicate') {
           const replay = refusal.original.status !== null;
           return replay
@@ -271,6 +308,7 @@ export function createProxyHandler(deps: ProxyDeps) {
         const events = thresholdEvents(key, states);
         return events.length === 0 ? undefined : async (trx) => void (await enqueue(trx, db.dialect, key.workspaceId, events, deps.webhooks, now));
       });
+      if (!reserved.ok && 'stale' in reserved) return 'stale';
       if (!reserved.ok) {
         const refusal = reserved.refusal;
         if (refusal.kind === 'duplicate') {

@@ -23,6 +23,8 @@ export interface KeyRow {
 
 export interface StoredKey extends KeyRecord {
   keyPrefix: string;
+  /** The workspace's policy epoch when this key was read (see bumpEpoch). */
+  epoch: number;
 }
 
 interface BudgetColumns {
@@ -30,6 +32,7 @@ interface BudgetColumns {
   b_label?: string | null;
   b_daily_cap_micros?: number | null;
   b_timezone?: string | null;
+  w_epoch?: number | string | null;
 }
 
 function toPattern(source: string): EndpointPattern {
@@ -59,6 +62,7 @@ export function toKey(row: KeyRow & BudgetColumns): StoredKey {
     revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
     createdAt: Number(row.created_at),
     keyPrefix: row.key_prefix,
+    epoch: Number(row.w_epoch ?? 0),
   };
 }
 
@@ -102,7 +106,21 @@ export interface KeyUpdate {
   policy?: KeyPolicy;
 }
 
-/** Applies a policy change; the next request reads it (keys are never cached). Returns false for an unknown key. */
+/**
+ * Marks every cached copy of the workspace's keys as stale, in the transaction that changes them: a reservation
+ * made under an older epoch is refused by the store, and the proxy reads the key afresh (store/ledger.ts).
+ */
+export async function bumpEpoch(trx: Knex.Transaction, workspaceId: string): Promise<void> {
+  await trx('workspaces').where({ id: workspaceId }).increment('policy_epoch', 1);
+}
+
+/** The workspace's current policy epoch. */
+export async function currentEpoch(db: Db, workspaceId: string): Promise<number> {
+  const row = (await db.knex('workspaces').where({ id: workspaceId }).first('policy_epoch')) as { policy_epoch: number | string } | undefined;
+  return Number(row?.policy_epoch ?? 0);
+}
+
+/** Applies a policy change; the next request on every instance sees it (the epoch). False for an unknown key. */
 export async function updateKey(db: Db, workspaceId: string, id: string, u: KeyUpdate): Promise<boolean> {
   const row: Record<string, unknown> = {};
   if (u.label !== undefined) row.label = u.label;
@@ -114,7 +132,11 @@ export async function updateKey(db: Db, workspaceId: string, id: string, u: KeyU
     row.budget_id = u.policy.budget ?? null;
   }
   if (Object.keys(row).length === 0) return (await getKey(db, workspaceId, id)) !== undefined;
-  return (await db.knex('vault_keys').where({ workspace_id: workspaceId, id }).update(row)) > 0;
+  return db.knex.transaction(async (trx) => {
+    const changed = (await trx('vault_keys').where({ workspace_id: workspaceId, id }).update(row)) > 0;
+    if (changed) await bumpEpoch(trx, workspaceId);
+    return changed;
+  });
 }
 
 /** Keys with the shared budget they draw from, in one query (the hot path's only read). */
@@ -125,10 +147,11 @@ function keysWithBudget(db: Db): Knex.QueryBuilder {
     .select('k.*', 'b.id as b_id', 'b.label as b_label', 'b.daily_cap_micros as b_daily_cap_micros', 'b.timezone as b_timezone');
 }
 
-const KEY_BY_HASH = `SELECT k.*, b.id AS b_id, b.label AS b_label, b.daily_cap_micros AS b_daily_cap_micros, b.timezone AS b_timezone
-  FROM vault_keys k LEFT JOIN budgets b ON b.id = k.budget_id WHERE k.key_hash = ?`;
+const KEY_BY_HASH = `SELECT k.*, b.id AS b_id, b.label AS b_label, b.daily_cap_micros AS b_daily_cap_micros, b.timezone AS b_timezone,
+    w.policy_epoch AS w_epoch
+  FROM vault_keys k JOIN workspaces w ON w.id = k.workspace_id LEFT JOIN budgets b ON b.id = k.budget_id WHERE k.key_hash = ?`;
 
-/** Looks a key up by the hash of the secret the client presented (never by the secret itself). Every request. */
+/** Looks a key up by the hash of the secret the client presented (never by the secret itself), with its epoch. */
 export async function findKeyByHash(db: Db, keyHash: string): Promise<StoredKey | undefined> {
   const row =
     db.dialect === 'sqlite'
@@ -187,6 +210,7 @@ export async function revokeKeys(db: Db, workspaceId: string, by: { ids: string[
     const ids = ((await q.clone().select('id')) as { id: string }[]).map((r) => r.id);
     if (ids.length > 0) {
       await trx('vault_keys').where('workspace_id', workspaceId).whereIn('id', ids).whereNull('revoked_at').update({ revoked_at: now });
+      await bumpEpoch(trx, workspaceId);
     }
     return ids;
   });

@@ -33,6 +33,7 @@ const SQL = {
             ON CONFLICT (workspace_id, vendor, object_id) DO UPDATE
               SET counted_micros = counted_objects.counted_micros + excluded.counted_micros, updated_at = excluded.updated_at`,
   dedupeDone: 'UPDATE dedupe SET status = ?, response = ? WHERE key_id = ? AND request_hash = ? AND audit_id = ?',
+  epoch: 'SELECT policy_epoch FROM workspaces WHERE id = ?',
 };
 
 export type CapKind = 'daily' | 'total' | 'budget';
@@ -74,12 +75,35 @@ export type Refusal =
   | { kind: 'rate'; requests: number }
   | { kind: 'duplicate'; original: DedupeRow };
 
-export type ReserveResult = { ok: true } | { ok: false; refusal: Refusal };
+/**
+ * The reservation was refused because the key it was decided with is no longer current (revoked or changed since
+ * it was read): nothing was written, and the caller decides again with the key read afresh.
+ */
+export type ReserveResult = { ok: true } | { ok: false; refusal: Refusal } | { ok: false; stale: true };
+
+/** The policy epoch a cached key was read under (store/keys.ts): the reservation stands only if it is current. */
+export interface EpochGuard {
+  workspaceId: string;
+  epoch: number;
+}
 
 class Refused extends Error {
   constructor(readonly refusal: Refusal) {
     super('refused');
   }
+}
+
+class Stale extends Error {
+  constructor() {
+    super('stale key');
+  }
+}
+
+const STALE: ReserveResult = { ok: false, stale: true };
+
+async function epochOf(q: Knex | Knex.Transaction, db: Db, workspaceId: string): Promise<number> {
+  const row = rowsOf<{ policy_epoch: number | string }>(db.dialect, await q.raw(SQL.epoch, [workspaceId]))[0];
+  return Number(row?.policy_epoch ?? 0);
 }
 
 export async function spentIn(db: Db, subjectId: string, windowStart: string): Promise<number> {
@@ -101,7 +125,7 @@ async function spentInTrx(trx: Knex.Transaction, cap: CapCheck): Promise<number>
  */
 export async function reserveAndAudit(
   db: Db,
-  r: { micros: number; caps: CapCheck[]; rate?: RateCheck; dedupe?: DedupeClaim },
+  r: { micros: number; caps: CapCheck[]; rate?: RateCheck; dedupe?: DedupeClaim; guard?: EpochGuard },
   entry: AuditEntry,
   onRefuse: (refusal: Refusal) => Partial<Pick<AuditEntry, 'code' | 'message' | 'status' | 'decision'>>,
   /**
@@ -111,27 +135,39 @@ export async function reserveAndAudit(
   afterReserve?: (spentAfter: number[]) => ((trx: Knex.Transaction) => Promise<void>) | undefined,
 ): Promise<ReserveResult> {
   const cap = r.caps[0];
+  const g = r.guard;
   if (db.dialect === 'postgres' && !r.dedupe && !r.rate && r.micros === 0) {
-    // A call that costs nothing: its audit row alone, one statement.
-    await writeAudit(db, { ...entry, reservedMicros: 0 });
-    return { ok: true };
+    // A call that costs nothing: its audit row alone, one statement (written only if the key is current).
+    if (!g) {
+      await writeAudit(db, { ...entry, reservedMicros: 0 });
+      return { ok: true };
+    }
+    const row: Record<string, string | number | null> = { ...auditRow(entry), reserved_micros: 0 };
+    const columns = Object.keys(row);
+    const written = await prepared(
+      db,
+      `INSERT INTO audit_log (${columns.join(', ')}) SELECT ${columns.map(() => '?').join(', ')} FROM workspaces WHERE id = ? AND policy_epoch = ? RETURNING 1`,
+      [...columns.map((c) => row[c] ?? null), g.workspaceId, g.epoch],
+    );
+    return written.length > 0 ? { ok: true } : STALE;
   }
   if (db.dialect === 'postgres' && !r.dedupe && !r.rate && r.caps.length === 1 && cap && r.micros > 0 && r.micros <= cap.capMicros) {
-    // The hot path on PostgreSQL: the conditional reservation and the audit row in one statement, one round trip,
-    // atomic by itself. Nothing is inserted when the cap has no room.
+    // The hot path on PostgreSQL: the key's epoch check, the conditional reservation and the audit row in one
+    // statement, one round trip, atomic by itself. Nothing is inserted when the key is stale or the cap has no room.
     const row: Record<string, string | number | null> = { ...auditRow(entry), reserved_micros: r.micros };
     const columns = Object.keys(row);
     const result = await prepared(
       db,
-      `WITH s AS (
-         INSERT INTO spend_windows (subject_id, window_start, spent_micros) VALUES (?, ?, ?)
+      `WITH g AS (SELECT 1 FROM workspaces WHERE id = ? AND (policy_epoch = ? OR ?)),
+       s AS (
+         INSERT INTO spend_windows (subject_id, window_start, spent_micros) SELECT ?, ?, ? FROM g WHERE true
          ON CONFLICT (subject_id, window_start) DO UPDATE
            SET spent_micros = spend_windows.spent_micros + excluded.spent_micros
            WHERE spend_windows.spent_micros + excluded.spent_micros <= ?
          RETURNING spent_micros),
        a AS (INSERT INTO audit_log (${columns.join(', ')}) SELECT ${columns.map(() => '?').join(', ')} FROM s RETURNING 1)
        SELECT s.spent_micros FROM s, a`,
-      [cap.subjectId, cap.windowStart, r.micros, cap.capMicros, ...columns.map((c) => row[c] ?? null)],
+      [entry.workspaceId, g?.epoch ?? 0, g === undefined, cap.subjectId, cap.windowStart, r.micros, cap.capMicros, ...columns.map((c) => row[c] ?? null)],
     );
     const reserved = result[0] as { spent_micros: number } | undefined;
     if (reserved) {
@@ -139,6 +175,7 @@ export async function reserveAndAudit(
       if (write) await db.knex.transaction(write);
       return { ok: true };
     }
+    if (g && (await epochOf(db.knex, db, g.workspaceId)) !== g.epoch) return STALE;
     const refusal: Refusal = { kind: cap.kind, spentMicros: await spentIn(db, cap.subjectId, cap.windowStart), cap };
     await writeAudit(db, { ...entry, decision: 'deny', reservedMicros: 0, ...onRefuse(refusal) });
     return { ok: false, refusal };
@@ -150,6 +187,7 @@ export async function reserveAndAudit(
     try {
       spentAfter = await writes(db).run((conn): number[] => {
         const after: number[] = [];
+        if (g && Number((stmt(conn, SQL.epoch).get(g.workspaceId) as { policy_epoch: number } | undefined)?.policy_epoch ?? 0) !== g.epoch) throw new Stale();
         if (r.dedupe) {
           const d = r.dedupe;
           if (!stmt(conn, SQL.claim).get(d.keyId, d.hash, d.now, d.auditId, d.idempotencyKey, d.cutoff)) {
@@ -174,6 +212,7 @@ export async function reserveAndAudit(
       });
       outcome = { ok: true };
     } catch (err) {
+      if (err instanceof Stale) return STALE;
       if (!(err instanceof Refused)) throw err;
       await writeAudit(db, { ...entry, decision: 'deny', reservedMicros: 0, ...onRefuse(err.refusal) });
       return { ok: false, refusal: err.refusal };
@@ -185,6 +224,7 @@ export async function reserveAndAudit(
   try {
     await db.knex.transaction(async (trx) => {
       const spentAfter: number[] = [];
+      if (g && (await epochOf(trx, db, g.workspaceId)) !== g.epoch) throw new Stale();
       if (r.dedupe) {
         const d = r.dedupe;
         const claimed = await trx.raw(SQL.claim, [d.keyId, d.hash, d.now, d.auditId, d.idempotencyKey, d.cutoff]);
@@ -212,6 +252,7 @@ export async function reserveAndAudit(
     });
     return { ok: true };
   } catch (err) {
+    if (err instanceof Stale) return STALE;
     if (!(err instanceof Refused)) throw err;
     await writeAudit(db, { ...entry, decision: 'deny', reservedMicros: 0, ...onRefuse(err.refusal) });
     return { ok: false, refusal: err.refusal };
