@@ -1,5 +1,6 @@
 // createApp(deps): the HTTP surface, with every dependency passed in (tests build it with their own).
 import { existsSync } from 'node:fs';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
@@ -16,22 +17,36 @@ function consoleDir(): string {
 
 export type AppDeps = AdminDeps & ProxyDeps & { log: Logger; publicRoutes?: express.Router[] };
 
-export function createApp(deps: AppDeps): express.Express {
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('query parser', 'simple');
+/**
+ * The request listener: proxy calls (/{vendor}/…) go straight to the proxy, which reads the raw URL and body
+ * itself (no router or body parser may touch them first, and the hot path pays for no framework); everything
+ * else goes to the Express app.
+ */
+export function createApp(deps: AppDeps): RequestListener {
+  const app = createAdminApp(deps);
   const proxy = createProxyHandler(deps);
-
-  // The proxy reads the raw URL and body itself: no body parser and no router may touch them first.
-  app.use((req: Request, res: Response, next: NextFunction) => {
-    const url = req.originalUrl;
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const url = req.url ?? '/';
     const slash = url.indexOf('/', 1);
     const end = slash === -1 ? url.search(/[?]|$/) : slash;
     const vendor = deps.registry.get(url.slice(1, end));
-    if (!vendor) return next();
+    if (!vendor) return void app(req, res);
     const rest = slash === -1 ? '/' + url.slice(end) : url.slice(slash);
-    proxy(req, res, vendor, rest).catch(next);
-  });
+    proxy(req, res, vendor, rest).catch((err: Error) => {
+      deps.log.error({ err: err.message, stack: err.stack }, 'unhandled error');
+      if (res.headersSent) return void res.destroy();
+      const apiError = new ApiError('internal_error', 'Internal error; the call was not forwarded.');
+      const text = JSON.stringify(errorBody(apiError));
+      res.writeHead(apiError.status, { ...errorHeaders(apiError), 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+    });
+  };
+}
+
+function createAdminApp(deps: AppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
 
   // Authenticated by the vault key itself, so it sits before the admin router.
   app.get('/vault/whoami', (req, res, next) => {

@@ -1,6 +1,6 @@
 // Start-up: config → master key → database and migrations → admin key → HTTP server.
 import { chmodSync, existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { Router } from 'express';
 import { dirname, join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
@@ -114,7 +114,7 @@ export async function startServer(config: Config, opts: Extras = {}): Promise<Ru
   });
 
   const server = await new Promise<Server>((ok, fail) => {
-    const s = app.listen(config.port, config.host, () => ok(s));
+    const s = createServer(app).listen(config.port, config.host, () => ok(s));
     s.once('error', fail);
   });
   server.keepAliveTimeout = 65_000;
