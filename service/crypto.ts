@@ -21,8 +21,25 @@ export function newAdminKey(): string {
   return `kb_admin_${randomBase62(40)}`;
 }
 
+// Ids are not secrets, so they draw on a shared pool of random bytes (one system call per few hundred ids, as
+// crypto.randomUUID does) instead of asking the system for every id; keys above never touch the pool.
+let idPool = Buffer.alloc(0);
+let idAt = 0;
+
 export function newId(prefix: string): string {
-  return `${prefix}_${randomBase62(20)}`;
+  let out = `${prefix}_`;
+  for (let n = 0; n < 20; ) {
+    if (idAt >= idPool.length) {
+      idPool = randomBytes(4096);
+      idAt = 0;
+    }
+    const byte = idPool[idAt++] as number;
+    if (byte < 248) {
+      out += BASE62[byte % 62];
+      n++;
+    }
+  }
+  return out;
 }
 
 /** Keys are high-entropy random strings, so a fast hash is the right tool (no password stretching needed). */
