@@ -6,7 +6,7 @@ import type { Knex } from 'knex';
 import type { Db } from './db';
 import { rowsOf } from './db';
 import { auditRow, completionColumns, insertAudit, writeAudit, type AuditEntry, type AuditOutcome } from './audit';
-import { pgSettles, prepared } from './pg-direct';
+import { pgReserves, pgSettles } from './pg-direct';
 import { insertRow, stmt, writes } from './sqlite-direct';
 
 const SQL = {
@@ -136,47 +136,24 @@ export async function reserveAndAudit(
 ): Promise<ReserveResult> {
   const cap = r.caps[0];
   const g = r.guard;
-  if (db.dialect === 'postgres' && !r.dedupe && !r.rate && r.micros === 0) {
-    // A call that costs nothing: its audit row alone, one statement (written only if the key is current).
-    if (!g) {
-      await writeAudit(db, { ...entry, reservedMicros: 0 });
-      return { ok: true };
-    }
-    const row: Record<string, string | number | null> = { ...auditRow(entry), reserved_micros: 0 };
-    const columns = Object.keys(row);
-    const written = await prepared(
-      db,
-      `INSERT INTO audit_log (${columns.join(', ')}) SELECT ${columns.map(() => '?').join(', ')} FROM workspaces WHERE id = ? AND policy_epoch = ? RETURNING 1`,
-      [...columns.map((c) => row[c] ?? null), g.workspaceId, g.epoch],
-    );
-    return written.length > 0 ? { ok: true } : STALE;
-  }
-  if (db.dialect === 'postgres' && !r.dedupe && !r.rate && r.caps.length === 1 && cap && r.micros > 0 && r.micros <= cap.capMicros) {
-    // The hot path on PostgreSQL: the key's epoch check, the conditional reservation and the audit row in one
-    // statement, one round trip, atomic by itself. Nothing is inserted when the key is stale or the cap has no room.
-    const row: Record<string, string | number | null> = { ...auditRow(entry), reserved_micros: r.micros };
-    const columns = Object.keys(row);
-    const result = await prepared(
-      db,
-      `WITH g AS (SELECT 1 FROM workspaces WHERE id = ? AND (policy_epoch = ? OR ?)),
-       s AS (
-         INSERT INTO spend_windows (subject_id, window_start, spent_micros) SELECT ?, ?, ? FROM g WHERE true
-         ON CONFLICT (subject_id, window_start) DO UPDATE
-           SET spent_micros = spend_windows.spent_micros + excluded.spent_micros
-           WHERE spend_windows.spent_micros + excluded.spent_micros <= ?
-         RETURNING spent_micros),
-       a AS (INSERT INTO audit_log (${columns.join(', ')}) SELECT ${columns.map(() => '?').join(', ')} FROM s RETURNING 1)
-       SELECT s.spent_micros FROM s, a`,
-      [entry.workspaceId, g?.epoch ?? 0, g === undefined, cap.subjectId, cap.windowStart, r.micros, cap.capMicros, ...columns.map((c) => row[c] ?? null)],
-    );
-    const reserved = result[0] as { spent_micros: number } | undefined;
-    if (reserved) {
-      const write = afterReserve?.([Number(reserved.spent_micros)]);
+  if (db.dialect === 'postgres' && !r.dedupe && !r.rate && (r.micros === 0 || (r.caps.length === 1 && cap && r.micros <= cap.capMicros))) {
+    // The hot path on PostgreSQL: the key's epoch check, the conditional reservation and the audit row, in one
+    // round trip shared with the other calls of the moment (group commit). Nothing is written for a call whose
+    // key is stale or whose cap has no room.
+    const reserved = await pgReserves(db).run({
+      ...(g ? { guard: g } : {}),
+      ...(r.micros > 0 && cap ? { cap } : {}),
+      micros: r.micros,
+      row: { ...auditRow(entry), reserved_micros: r.micros },
+    });
+    if (reserved.ok) {
+      const write = r.micros > 0 ? afterReserve?.([reserved.spent]) : undefined;
       if (write) await db.knex.transaction(write);
       return { ok: true };
     }
-    if (g && (await epochOf(db.knex, db, g.workspaceId)) !== g.epoch) return STALE;
-    const refusal: Refusal = { kind: cap.kind, spentMicros: await spentIn(db, cap.subjectId, cap.windowStart), cap };
+    if (reserved.stale) return STALE;
+    const c = cap as CapCheck;
+    const refusal: Refusal = { kind: c.kind, spentMicros: await spentIn(db, c.subjectId, c.windowStart), cap: c };
     await writeAudit(db, { ...entry, decision: 'deny', reservedMicros: 0, ...onRefuse(refusal) });
     return { ok: false, refusal };
   }

@@ -1,7 +1,7 @@
 // PostgreSQL's hot path: named (prepared) statements, so that the server parses and plans each once per
-// connection, and settlements of concurrent calls applied together — one transaction, one multi-row UPDATE of
-// their audit rows — committed without waiting for the WAL flush (a lost settlement leaves the reservation
-// standing: over-counting, never under-counting).
+// connection, and the reservations and settlements of concurrent calls each applied together, by one function
+// call (migration 006): one round trip and one commit for the batch. Settlements commit without waiting for the
+// WAL flush (a lost settlement leaves the reservation standing: over-counting, never under-counting).
 import { createHash } from 'node:crypto';
 import { perDb, type Db } from './db';
 import { TickQueue, type Outcome } from './tick-queue';
@@ -46,60 +46,29 @@ export interface PgSettle {
   columns: Record<string, string | number | null>;
 }
 
-const AUDIT_SET = ['status', 'upstream_status', 'latency_ms', 'settled_micros', 'object_id', 'upstream_request_id', 'response_body', 'reconcile', 'code', 'message'] as const;
-const TYPES: Record<(typeof AUDIT_SET)[number], string> = {
-  status: 'int', upstream_status: 'int', latency_ms: 'int', settled_micros: 'bigint', object_id: 'text', upstream_request_id: 'text',
-  response_body: 'text', reconcile: 'int', code: 'text', message: 'text',
-};
-
+/**
+ * Applies settlements with one call of kb_settle_batch (migration 006), which commits without waiting for the WAL
+ * flush. Spend adjustments are summed per window and taken in a fixed order, so that concurrent batches never
+ * wait on each other in a cycle.
+ */
 async function apply(conn: PgConn, items: PgSettle[], now: number): Promise<void> {
-  await conn.query({ text: 'BEGIN' });
-  try {
-    await conn.query({ text: 'SET LOCAL synchronous_commit TO OFF' });
-    for (const item of items) {
-      for (const [subject, window, delta] of item.adjust) {
-        await conn.query({ name: 'kb_adjust', text: 'UPDATE spend_windows SET spent_micros = spent_micros + $1 WHERE subject_id = $2 AND window_start = $3', values: [delta, subject, window] });
-      }
-      if (item.dedupe) {
-        const d = item.dedupe;
-        await conn.query({ name: 'kb_dedupe_done', text: 'UPDATE dedupe SET status = $1, response = $2 WHERE key_id = $3 AND request_hash = $4 AND audit_id = $5', values: [d.status, d.response, d.keyId, d.hash, item.auditId] });
-      }
+  const adjust = new Map<string, [string, string, number]>();
+  for (const item of items) {
+    for (const [subject, window, delta] of item.adjust) {
+      const k = `${subject}\u0000${window}`;
+      const prev = adjust.get(k);
+      adjust.set(k, [subject, window, (prev?.[2] ?? 0) + delta]);
     }
-    const counted = new Map<string, { workspaceId: string; vendor: string; objectId: string; micros: number }>();
-    for (const item of items) {
-      const c = item.counted;
-      if (!c) continue;
-      const k = `${c.workspaceId}\u0000${c.vendor}\u0000${c.objectId}`;
-      const prev = counted.get(k);
-      counted.set(k, prev ? { ...prev, micros: prev.micros + c.micros } : c);
-    }
-    if (counted.size > 0) {
-      const rows = [...counted.values()];
-      await conn.query({
-        text: `INSERT INTO counted_objects (workspace_id, vendor, object_id, counted_micros, updated_at) VALUES ${rows.map((_, i) => `($${i * 5 + 1}, $${i * 5 + 2}, $${i * 5 + 3}, $${i * 5 + 4}, $${i * 5 + 5})`).join(', ')}
-               ON CONFLICT (workspace_id, vendor, object_id) DO UPDATE
-                 SET counted_micros = counted_objects.counted_micros + excluded.counted_micros, updated_at = excluded.updated_at`,
-        values: rows.flatMap((r) => [r.workspaceId, r.vendor, r.objectId.slice(0, 255), r.micros, now]),
-      });
-    }
-    // Every audit row of the batch in one statement; a column an item does not set keeps its value.
-    const width = AUDIT_SET.length + 1;
-    const values: unknown[] = [];
-    const tuples = items.map((item, i) => {
-      values.push(item.auditId, ...AUDIT_SET.map((c) => (c in item.columns ? item.columns[c] : null)));
-      return `(${[`$${i * width + 1}::text`, ...AUDIT_SET.map((c, j) => `$${i * width + j + 2}::${TYPES[c]}`)].join(', ')})`;
-    });
-    const keep = (c: string): string => (c === 'code' || c === 'message' ? `COALESCE(v.${c}, a.${c})` : `v.${c}`);
-    await conn.query({
-      text: `UPDATE audit_log AS a SET ${AUDIT_SET.map((c) => `${c} = ${keep(c)}`).join(', ')}
-             FROM (VALUES ${tuples.join(', ')}) AS v(id, ${AUDIT_SET.join(', ')}) WHERE a.id = v.id`,
-      values,
-    });
-    await conn.query({ text: 'COMMIT' });
-  } catch (err) {
-    await conn.query({ text: 'ROLLBACK' }).catch(() => undefined);
-    throw err;
   }
+  const sorted = [...adjust.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
+  const payload = items.map((item) => ({
+    audit_id: item.auditId,
+    now,
+    columns: item.columns,
+    ...(item.counted ? { counted: { workspace_id: item.counted.workspaceId, vendor: item.counted.vendor, object_id: item.counted.objectId.slice(0, 255), micros: item.counted.micros } } : {}),
+    ...(item.dedupe ? { dedupe: { key_id: item.dedupe.keyId, hash: item.dedupe.hash, status: item.dedupe.status, response: item.dedupe.response } } : {}),
+  }));
+  await conn.query({ name: 'kb_settle_batch', text: 'SELECT kb_settle_batch($1::jsonb, $2::jsonb)', values: [JSON.stringify(sorted), JSON.stringify(payload)] });
 }
 
 /**
@@ -133,3 +102,75 @@ export class PgSettleBatcher {
 }
 
 export const pgSettles = perDb((db) => new PgSettleBatcher(db));
+
+/** One reservation for kb_reserve_batch: at most one cap; the audit row is written only if it stands. */
+export interface PgReserve {
+  /** Present when the key was read from a cache: the reservation stands only under this epoch. */
+  guard?: { workspaceId: string; epoch: number };
+  cap?: { subjectId: string; windowStart: string; capMicros: number };
+  micros: number;
+  row: Record<string, string | number | null>;
+}
+
+/** What became of a reservation: the cap's spend after it, or why it did not stand. */
+export type PgReserved = { ok: true; spent: number } | { ok: false; stale: boolean };
+
+const RESERVE = { name: 'kb_reserve_batch', text: 'SELECT n, spent, stale FROM kb_reserve_batch($1::jsonb)' };
+
+async function reserveBatch(db: Db, items: PgReserve[]): Promise<PgReserved[]> {
+  const payload = items.map((it) => ({
+    ...(it.guard ? { workspace_id: it.guard.workspaceId, epoch: it.guard.epoch } : {}),
+    ...(it.cap ? { subject_id: it.cap.subjectId, window_start: it.cap.windowStart, cap: it.cap.capMicros } : {}),
+    micros: it.micros,
+    row: it.row,
+  }));
+  const { rows } = await withPg(db, (conn) => conn.query({ ...RESERVE, values: [JSON.stringify(payload)] }));
+  const out: PgReserved[] = items.map(() => ({ ok: false, stale: false }));
+  for (const r of rows as { n: number; spent: number | string | null; stale: boolean }[]) {
+    out[r.n] = r.stale ? { ok: false, stale: true } : r.spent === null ? { ok: false, stale: false } : { ok: true, spent: Number(r.spent) };
+  }
+  return out;
+}
+
+/**
+ * Reservations queued during one turn of the event loop go to PostgreSQL together: one round trip, one
+ * transaction, one durable commit (group commit), each caller resuming once it is committed. Items are taken in
+ * the order of the spend rows they lock, so that concurrent batches never wait on each other in a cycle. If the
+ * batch fails, its items are reserved one by one, so that one bad item fails only itself.
+ */
+export class PgReserveBatcher {
+  private readonly queue: TickQueue<PgReserve, PgReserved>;
+
+  constructor(db: Db) {
+    this.queue = new TickQueue(async (items): Promise<Outcome<PgReserved>[]> => {
+      const order = items.map((_, i) => i).sort((a, b) => lockOrder(items[a] as PgReserve, items[b] as PgReserve));
+      try {
+        const results = await reserveBatch(db, order.map((i) => items[i] as PgReserve));
+        const outcomes: Outcome<PgReserved>[] = new Array(items.length);
+        order.forEach((i, at) => (outcomes[i] = { ok: true, value: results[at] as PgReserved }));
+        return outcomes;
+      } catch {
+        const outcomes: Outcome<PgReserved>[] = [];
+        for (const item of items) {
+          outcomes.push(await reserveBatch(db, [item]).then(
+            (r) => ({ ok: true as const, value: r[0] as PgReserved }),
+            (error: unknown) => ({ ok: false as const, error }),
+          ));
+        }
+        return outcomes;
+      }
+    }, 200);
+  }
+
+  run(item: PgReserve): Promise<PgReserved> {
+    return this.queue.push(item);
+  }
+}
+
+function lockOrder(a: PgReserve, b: PgReserve): number {
+  const ka = a.cap ? `${a.cap.subjectId}\u0000${a.cap.windowStart}` : '';
+  const kb = b.cap ? `${b.cap.subjectId}\u0000${b.cap.windowStart}` : '';
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
+
+export const pgReserves = perDb((db) => new PgReserveBatcher(db));
