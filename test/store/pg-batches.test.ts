@@ -1,0 +1,65 @@
+// PostgreSQL's group commit (store/pg-direct.ts): reservations that arrive together share one call of
+// kb_reserve_batch, each decided on its own; a batch with a bad item falls back to one call per item.
+import { auditRow, type AuditEntry } from '../../service/store/audit';
+import { openDb, type Db } from '../../service/store/db';
+import { migrate } from '../../service/store/migrations';
+import { pgReserves, type PgReserve } from '../../service/store/pg-direct';
+import { createTestStore, PG_ENABLED, type TestStore } from '../helpers/stores';
+
+const entry = (id: string, over: Partial<AuditEntry> = {}): AuditEntry => ({
+  id, workspaceId: 'default', ts: 1, keyId: 'key_batch', keyLabel: 'batch', vendor: 'stripe', method: 'POST', path: '/v1/charges',
+  decision: 'allow', code: null, message: null, estimatedMicros: 1_000_000, reservedMicros: 0, windowStart: '2026-11-27', budgetId: null,
+  budgetWindow: null, status: null, latencyMs: null, runId: null, conversationId: null, userRef: null, idempotencyKey: null, requestBody: null, ...over,
+});
+
+(PG_ENABLED ? describe : describe.skip)('PostgreSQL reservation batches', () => {
+  let store: TestStore;
+  let db: Db;
+  beforeAll(async () => {
+    store = await createTestStore('postgres');
+    db = openDb(store.target);
+    await migrate(db);
+  });
+  afterAll(async () => {
+    await db.knex.destroy();
+    await store.drop();
+  });
+
+  const item = (id: string, micros: number, over: Partial<AuditEntry> = {}, epoch?: number): PgReserve => ({
+    cap: { subjectId: 'key_batch', windowStart: '2026-11-27', capMicros: 5_000_000 },
+    micros,
+    row: { ...auditRow(entry(id, over)), reserved_micros: micros },
+    ...(epoch === undefined ? {} : { guard: { workspaceId: 'default', epoch } }),
+  });
+  const audited = async (): Promise<string[]> => (await db.knex('audit_log').orderBy('id').pluck('id')) as string[];
+
+  test('ten $1 reservations at once against a $5 cap: exactly five stand, each with its audit row', async () => {
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => pgReserves(db).run(item(`aud_b${i}`, 1_000_000))));
+    expect(results.filter((r) => r.ok).length).toBe(5);
+    expect(results.filter((r) => !r.ok && !r.stale).length).toBe(5);
+    const spent = (await db.knex('spend_windows').where({ subject_id: 'key_batch' }).first('spent_micros')) as { spent_micros: number };
+    expect(Number(spent.spent_micros)).toBe(5_000_000);
+    const ok = results.map((r, i) => (r.ok ? `aud_b${i}` : null)).filter((x): x is string => x !== null);
+    expect(await audited()).toEqual(ok.sort());
+  });
+
+  test('a stale epoch writes nothing; a bad item fails alone and the rest of its batch stands', async () => {
+    await db.knex('spend_windows').del();
+    await db.knex('audit_log').del();
+    const [stale, bad, good] = await Promise.all([
+      pgReserves(db).run(item('aud_stale', 1_000_000, {}, 7)),
+      // method is varchar(10): PostgreSQL rejects the row, which aborts the batch's transaction.
+      pgReserves(db).run(item('aud_bad', 1_000_000, { method: 'X'.repeat(11) })).then(
+        () => 'resolved',
+        (err: Error) => err.message,
+      ),
+      pgReserves(db).run(item('aud_good', 1_000_000, {}, 0)),
+    ]);
+    expect(stale).toEqual({ ok: false, stale: true });
+    expect(bad).toMatch(/too long/);
+    expect(good).toEqual({ ok: true, spent: 1_000_000 });
+    expect(await audited()).toEqual(['aud_good']);
+    const spent = (await db.knex('spend_windows').where({ subject_id: 'key_batch' }).first('spent_micros')) as { spent_micros: number };
+    expect(Number(spent.spent_micros)).toBe(1_000_000);
+  });
+});
