@@ -1,5 +1,6 @@
 // Environment becomes typed config here, once (design §2); no other module reads process.env.
 import { z } from 'zod';
+import { availableParallelism } from 'node:os';
 import { loadConfigFile, mergeFx, mergePrices, type CustomVendorConfig } from './config-file';
 import { parseKey32 } from './crypto';
 import { BUILTIN_FX } from './vendors/currency';
@@ -30,6 +31,7 @@ const EnvSchema = z.object({
     .optional(),
   KEYBRAKE_SQLITE_PATH: z.string().min(1, 'a file path').default('./data/keybrake.db'),
   KEYBRAKE_SQLITE_SYNCHRONOUS: z.enum(['normal', 'full']).default('normal'),
+  KEYBRAKE_DB_POOL_SIZE: z.coerce.number({ invalid_type_error: 'a number of connections from 1 to 100' }).int('a whole number of connections').min(1, 'a number of connections from 1 to 100').max(100, 'a number of connections from 1 to 100').optional(),
   KEYBRAKE_ADMIN_KEY: z.string().min(24, 'at least 24 characters').optional(),
   KEYBRAKE_MASTER_KEY: z
     .string()
@@ -60,6 +62,8 @@ export interface Config {
   host: string;
   store: { kind: 'postgres'; url: string } | { kind: 'sqlite'; path: string };
   sqliteSynchronous: 'normal' | 'full';
+  /** PostgreSQL connections per process, opened at start and kept open. */
+  dbPoolSize: number;
   adminKey: string | undefined;
   masterKey: Buffer | undefined;
   /** Vendor secrets given in the environment, by vendor id then field name. */
@@ -144,6 +148,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     host: e.HOST,
     store: e.DATABASE_URL ? { kind: 'postgres', url: e.DATABASE_URL } : { kind: 'sqlite', path: e.KEYBRAKE_SQLITE_PATH },
     sqliteSynchronous: e.KEYBRAKE_SQLITE_SYNCHRONOUS,
+    // Reservations and settlements go to PostgreSQL in batches, so a few connections per core keep it busy; more
+    // only add backends competing for the same cores.
+    dbPoolSize: e.KEYBRAKE_DB_POOL_SIZE ?? Math.min(10, Math.max(4, 2 * availableParallelism())),
     adminKey: e.KEYBRAKE_ADMIN_KEY,
     masterKey: e.KEYBRAKE_MASTER_KEY === undefined ? undefined : parseKey32(e.KEYBRAKE_MASTER_KEY),
     envSecrets,

@@ -16,7 +16,8 @@ import { purgeAudit } from './store/audit-query';
 import { Upstreams } from './proxy/forward';
 import { ensureGeneratedAdminKey } from './store/admin-keys';
 import { purgeExpired } from './store/ledger';
-import { openDb, type Db } from './store/db';
+import { openDb, warmPool, type Db } from './store/db';
+import { SqliteCheckpointer } from './store/sqlite-checkpointer';
 import { migrate } from './store/migrations';
 import { CredentialResolver } from './vendors/credentials';
 import { customAdapter } from './vendors/custom';
@@ -63,8 +64,9 @@ export interface Extras {
 export async function prepareStore(config: Config, log: Logger, announce: (line: string) => void): Promise<{ db: Db; masterKey: Buffer }> {
   const masterKey = config.masterKey ?? (config.store.kind === 'sqlite' ? sqliteMasterKey(config.store.path, log) : undefined);
   if (!masterKey) throw new Error('KEYBRAKE_MASTER_KEY is required');
-  const db = openDb(config.store, 10, config.sqliteSynchronous);
+  const db = openDb(config.store, config.dbPoolSize, config.sqliteSynchronous, config.dbPoolSize);
   await migrate(db);
+  await warmPool(db, config.dbPoolSize);
   if (config.adminKey === undefined) {
     const generated = await ensureGeneratedAdminKey(db, Date.now());
     if (generated) {
@@ -93,6 +95,11 @@ export async function startServer(config: Config, opts: Extras = {}): Promise<Ru
   const registry = createRegistry(config.upstreams, config.customVendors.map(customAdapter));
   const upstreams = new Upstreams({ connectTimeoutMs: config.connectTimeoutMs, timeoutMs: config.upstreamTimeoutMs, maxResponseBytes: 16 * 1024 * 1024 });
   const credentials = new CredentialResolver(db, box, config.envSecrets, opts.clock);
+  let checkpointer: SqliteCheckpointer | undefined;
+  if (config.store.kind === 'sqlite' && config.store.path !== ':memory:') {
+    await db.knex.raw('PRAGMA wal_autocheckpoint = 0');
+    checkpointer = new SqliteCheckpointer(config.store.path, (message) => log.warn({ err: message }, 'SQLite checkpoint failed'));
+  }
   const app = createApp({
     db,
     registry,
@@ -153,6 +160,7 @@ export async function startServer(config: Config, opts: Extras = {}): Promise<Ru
         server.closeIdleConnections();
       });
       await upstreams.close();
+      await checkpointer?.stop();
       await db.knex.destroy();
     },
   };

@@ -13,6 +13,12 @@ describe('configuration', () => {
     expect([c.host, c.port, c.store]).toEqual(['127.0.0.1', 8787, { kind: 'sqlite', path: './data/keybrake.db' }]);
   });
 
+  test('the PostgreSQL pool: a few connections per core by default, or KEYBRAKE_DB_POOL_SIZE', () => {
+    expect(loadConfig({}).dbPoolSize).toBeGreaterThanOrEqual(4);
+    expect(loadConfig({}).dbPoolSize).toBeLessThanOrEqual(10);
+    expect(loadConfig({ KEYBRAKE_DB_POOL_SIZE: '3' }).dbPoolSize).toBe(3);
+  });
+
   test('DATABASE_URL selects PostgreSQL, and vendor settings are read', () => {
     const c = loadConfig({ DATABASE_URL: 'postgres://u@h/db', KEYBRAKE_MASTER_KEY: HEX_KEY, STRIPE_SECRET_KEY: 'sk_test_1', KEYBRAKE_UPSTREAM_STRIPE: 'http://127.0.0.1:12111/' });
     expect(c.store).toEqual({ kind: 'postgres', url: 'postgres://u@h/db' });
@@ -30,6 +36,8 @@ describe('configuration', () => {
     [{ KEYBRAKE_UPSTREAM_STRIPE: 'ftp://x' }, /^KEYBRAKE_UPSTREAM_STRIPE: expected an http/],
     [{ TWILIO_ACCOUNT_SID: 'AC1' }, /^TWILIO_AUTH_TOKEN: expected/],
     [{ KEYBRAKE_LOG_LEVEL: 'loud' }, /^KEYBRAKE_LOG_LEVEL: expected/],
+    [{ KEYBRAKE_DB_POOL_SIZE: '0' }, /^KEYBRAKE_DB_POOL_SIZE: expected a number of connections from 1 to 100/],
+    [{ KEYBRAKE_DB_POOL_SIZE: 'many' }, /^KEYBRAKE_DB_POOL_SIZE: expected a number of connections/],
   ])('bad configuration fails with one line naming the variable: %j', (env, message) => {
     let error: unknown;
     try {

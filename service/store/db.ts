@@ -15,12 +15,13 @@ pg.types.setTypeParser(20, (v: string) => Number(v));
 
 export type StoreTarget = { kind: 'postgres'; url: string } | { kind: 'sqlite'; path: string };
 
-export function openDb(target: StoreTarget, poolMax = 10, sqliteSync: 'full' | 'normal' = 'normal'): Db {
+/** `poolMin` PostgreSQL connections stay open once made (the server keeps its whole pool: see warmPool). */
+export function openDb(target: StoreTarget, poolMax = 10, sqliteSync: 'full' | 'normal' = 'normal', poolMin = 0): Db {
   if (target.kind === 'postgres') {
     const knex = knexFactory({
       client: 'pg',
       connection: target.url,
-      pool: { min: 0, max: poolMax },
+      pool: { min: Math.min(poolMin, poolMax), max: poolMax },
       acquireConnectionTimeout: 5_000,
     });
     return { knex, dialect: 'postgres' };
@@ -64,4 +65,19 @@ export function perDb<T>(make: (db: Db) => T): (db: Db) => T {
 export function rowsOf<T>(dialect: Dialect, result: unknown): T[] {
   if (dialect === 'postgres') return (result as { rows: T[] }).rows;
   return result as T[];
+}
+
+/**
+ * Opens the PostgreSQL pool's connections before the first call needs them, and has each compile the batch
+ * functions once: a cold pool met by a burst otherwise makes every call of the burst wait for new backends.
+ */
+export async function warmPool(db: Db, size: number): Promise<void> {
+  if (db.dialect !== 'postgres') return;
+  const client = db.knex.client as unknown as { acquireConnection(): Promise<pg.Client>; releaseConnection(c: pg.Client): unknown };
+  const conns = await Promise.all(Array.from({ length: size }, () => client.acquireConnection()));
+  try {
+    await Promise.all(conns.map((c) => c.query("SELECT count(*) FROM kb_reserve_batch('[]'::jsonb)").then(() => c.query("SELECT kb_settle_batch('[]'::jsonb, '[]'::jsonb)"))));
+  } finally {
+    for (const c of conns) client.releaseConnection(c);
+  }
 }
