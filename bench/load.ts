@@ -74,15 +74,20 @@ export async function closedLoop(t: Target, concurrency: number, seconds: number
   return summarize(lat, seconds, errors, statuses, total);
 }
 
-/** Requests started at a steady `rate` per second for `seconds`, whatever the answers' pace. */
-export async function openLoop(t: Target, rate: number, seconds: number): Promise<Result> {
+/**
+ * Requests started at a steady `rate` per second for `seconds`, whatever the answers' pace, after a warm-up second
+ * at the same rate that is not counted (connections opened, code paths warm): the steady state is what is measured.
+ */
+export async function openLoop(t: Target, rate: number, seconds: number, warmup = 1): Promise<Result> {
   const ps = pools(t, 64);
   const lat: number[] = [];
   const statuses: Record<number, number> = {};
   let errors = 0;
+  let total = 0;
   const inflight: Promise<void>[] = [];
   const start = performance.now();
-  for (let i = 0; i < rate * seconds; i++) {
+  const counted = rate * warmup;
+  for (let i = 0; i < rate * (seconds + warmup); i++) {
     const due = start + (i * 1000) / rate;
     const wait = due - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
@@ -92,6 +97,8 @@ export async function openLoop(t: Target, rate: number, seconds: number): Promis
         const t0 = performance.now();
         try {
           const status = await once(pool, t);
+          total++;
+          if (i < counted) return;
           lat.push(performance.now() - t0);
           statuses[status] = (statuses[status] ?? 0) + 1;
         } catch {
@@ -102,5 +109,5 @@ export async function openLoop(t: Target, rate: number, seconds: number): Promis
   }
   await Promise.all(inflight);
   await Promise.all(ps.map((p) => p.close()));
-  return summarize(lat, seconds, errors, statuses, lat.length);
+  return summarize(lat, seconds, errors, statuses, total);
 }
