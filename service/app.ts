@@ -8,6 +8,7 @@ import { ApiError, errorBody, errorHeaders } from './errors';
 import { createAdminRouter, type AdminDeps } from './http/admin-routes';
 import { createProxyHandler, type ProxyDeps } from './http/proxy-route';
 import { whoami } from './http/whoami';
+import { settlementsDone } from './store/ledger';
 
 /** service/console in the sources; the same folder when running from dist/ (tsc does not copy static files). */
 function consoleDir(): string {
@@ -47,6 +48,10 @@ function createAdminApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // Proxied calls may settle just after they are answered: what this instance reports includes them.
+  app.use((_req: Request, _res: Response, next: NextFunction) => {
+    settlementsDone(deps.db).then(() => next(), next);
+  });
 
   // Authenticated by the vault key itself, so it sits before the admin router.
   app.get('/vault/whoami', (req, res, next) => {

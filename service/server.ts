@@ -15,7 +15,7 @@ import { Metrics } from './http/metrics';
 import { purgeAudit } from './store/audit-query';
 import { Upstreams } from './proxy/forward';
 import { ensureGeneratedAdminKey } from './store/admin-keys';
-import { purgeExpired } from './store/ledger';
+import { purgeExpired, settlementsDone } from './store/ledger';
 import { openDb, warmPool, type Db } from './store/db';
 import { SqliteCheckpointer } from './store/sqlite-checkpointer';
 import { migrate } from './store/migrations';
@@ -27,6 +27,8 @@ export interface Running {
   server: Server;
   db: Db;
   url: string;
+  /** Resolves once the settlements of calls answered so far have been written. */
+  settled(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -146,6 +148,7 @@ export async function startServer(config: Config, opts: Extras = {}): Promise<Ru
     server,
     db,
     url,
+    settled: () => settlementsDone(db),
     async close() {
       clearInterval(purge);
       await worker.stop();
@@ -159,6 +162,7 @@ export async function startServer(config: Config, opts: Extras = {}): Promise<Ru
         });
         server.closeIdleConnections();
       });
+      await settlementsDone(db);
       await upstreams.close();
       await checkpointer?.stop();
       await db.knex.destroy();

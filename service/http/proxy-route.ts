@@ -18,7 +18,7 @@ import { DEFAULT_WORKSPACE } from '../store/admin-keys';
 import { writeAudit, type AuditEntry } from '../store/audit';
 import type { Db } from '../store/db';
 import type { StoredKey } from '../store/keys';
-import { releaseDedupe, reserveAndAudit, settle, type DedupeClaim } from '../store/ledger';
+import { releaseDedupe, reserveAndAudit, settle, settleLater, type DedupeClaim } from '../store/ledger';
 import type { CredentialResolver } from '../vendors/credentials';
 import { microsToUsd } from '../vendors/currency';
 import type { VendorRegistry } from '../vendors/registry';
@@ -363,37 +363,45 @@ export function createProxyHandler(deps: ProxyDeps) {
     }
     const status = upstream?.status ?? failure?.status ?? 502;
     const countedId = ok ? route?.countsAs?.(canonical, parsed) : undefined;
-    try {
-      if (dedupe && !upstream && failure && !failure.mayHaveActed) await releaseDedupe(db, key.id, dedupe.hash, auditId);
-      await settle(
-        db,
-        {
-          auditId,
-          caps: limits.caps,
-          reservedMicros: micros,
-          finalMicros,
-          now,
-          ...(countedId ? { counted: { workspaceId: key.workspaceId, vendor: vendor.id, objectId: countedId } } : {}),
-          ...(dedupe && upstream
-            ? { dedupe: { keyId: key.id, hash: dedupe.hash, status: upstream.status, response: deps.box.seal(JSON.stringify({ headers: upstream.headers, body: upstream.body.toString('base64') }), `dedupe:${auditId}`) } }
-            : {}),
-        },
-        {
-          status,
-          upstreamStatus: upstream?.status ?? null,
-          latencyMs: elapsed(),
-          settledMicros: reconcile ? null : finalMicros,
-          objectId: upstream ? (vendor.objectId(parsed) ?? null) : null,
-          upstreamRequestId: (upstream?.headers['request-id'] ?? upstream?.headers['twilio-request-id'])?.slice(0, 255) ?? null,
-          responseBody: upstream ? deps.redactor.responseBody(upstream.body, deps.auditBodyBytes) : null,
-          reconcile,
-          ...(failure ? { code: failure.code, message: failure.message } : {}),
-        },
-      );
-    } catch (err) {
-      // The reservation stands (over-counting, never under-counting); the row is left for reconciliation.
-      log.error({ ...logLine, err: (err as Error).message }, 'settlement failed; reservation kept');
-    }
+    const settlement = async (): Promise<void> => {
+      try {
+        if (dedupe && !upstream && failure && !failure.mayHaveActed) await releaseDedupe(db, key.id, dedupe.hash, auditId);
+        await settle(
+          db,
+          {
+            auditId,
+            caps: limits.caps,
+            reservedMicros: micros,
+            finalMicros,
+            now,
+            ...(countedId ? { counted: { workspaceId: key.workspaceId, vendor: vendor.id, objectId: countedId } } : {}),
+            ...(dedupe && upstream
+              ? { dedupe: { keyId: key.id, hash: dedupe.hash, status: upstream.status, response: deps.box.seal(JSON.stringify({ headers: upstream.headers, body: upstream.body.toString('base64') }), `dedupe:${auditId}`) } }
+              : {}),
+          },
+          {
+            status,
+            upstreamStatus: upstream?.status ?? null,
+            latencyMs: elapsed(),
+            settledMicros: reconcile ? null : finalMicros,
+            objectId: upstream ? (vendor.objectId(parsed) ?? null) : null,
+            upstreamRequestId: (upstream?.headers['request-id'] ?? upstream?.headers['twilio-request-id'])?.slice(0, 255) ?? null,
+            responseBody: upstream ? deps.redactor.responseBody(upstream.body, deps.auditBodyBytes) : null,
+            reconcile,
+            ...(failure ? { code: failure.code, message: failure.message } : {}),
+          },
+          );
+      } catch (err) {
+        // The reservation stands (over-counting, never under-counting); the row is left for reconciliation.
+        log.error({ ...logLine, err: (err as Error).message }, 'settlement failed; reservation kept');
+      }
+    };
+    // A settlement that changes spend or completes a dedupe claim is committed before the answer (the next call,
+    // or a retry, must see it). One that only completes the audit row runs after the answer, off the response
+    // path: the reservation and the audit row were committed before forwarding, so a crash in between leaves the
+    // call counted at its estimate (never under-counted) and its row marked as not settled.
+    if (dedupe || finalMicros !== micros) await settlement();
+    else settleLater(db, settlement);
     log.debug({ ...logLine, decision: 'allow', status, estimated_usd: microsToUsd(micros), final_usd: microsToUsd(finalMicros), latency_ms: elapsed() }, 'proxied');
     Object.assign(outcome, { decision: 'allow', code: failure?.code ?? null, micros: finalMicros });
     if (failure) return sendError(res, failure, auditId);

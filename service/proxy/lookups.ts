@@ -2,6 +2,7 @@
 // anything is reserved or forwarded. The GETs go through the same pool, with the same Connect headers.
 import type { Db } from '../store/db';
 import { countedFor } from '../store/counted';
+import { settlementsDone } from '../store/ledger';
 import type { LookupNeed, LookupResult, Lookups, VendorAdapter } from '../vendors/types';
 import { upstreamHeaders, type Upstreams } from './forward';
 
@@ -29,5 +30,6 @@ export async function performLookups(
       objects[path] = res.status >= 200 && res.status < 300 && body !== undefined ? { ok: true, body } : { ok: false, status: res.status };
     }),
   );
+  await settlementsDone(deps.db); // a create answered a moment ago has its object counted
   return { objects, counted: await countedFor(deps.db, workspaceId, vendor.id, need.counted) };
 }

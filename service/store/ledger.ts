@@ -4,7 +4,7 @@
 // A crash after the reservation over-counts; it never under-counts.
 import type { Knex } from 'knex';
 import type { Db } from './db';
-import { rowsOf } from './db';
+import { perDb, rowsOf } from './db';
 import { auditRow, completionColumns, insertAudit, writeAudit, type AuditEntry, type AuditOutcome } from './audit';
 import { pgReserves, pgSettles } from './pg-direct';
 import { insertRow, stmt, writes } from './sqlite-direct';
@@ -274,6 +274,24 @@ export async function settle(db: Db, s: Settlement, outcome: AuditOutcome): Prom
     ...(s.dedupe ? { dedupe: s.dedupe } : {}),
     columns: completionColumns(outcome),
   });
+}
+
+const pending = perDb(() => new Set<Promise<void>>());
+
+/**
+ * Runs a settlement after the caller has been answered, tracked so that this instance's own readers (the admin
+ * API, counted-object lookups) wait for it: they see every call they could have seen answered.
+ */
+export function settleLater(db: Db, work: () => Promise<void>): void {
+  const set = pending(db);
+  const p: Promise<void> = work().finally(() => set.delete(p));
+  set.add(p);
+}
+
+/** Resolves once every settlement started on this instance before the call has committed (or failed). */
+export async function settlementsDone(db: Db): Promise<void> {
+  const set = pending(db);
+  if (set.size > 0) await Promise.all([...set]);
 }
 
 /** Forgets a dedupe claim whose call never reached the vendor, so that a retry is not taken for a duplicate. */

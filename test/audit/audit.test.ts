@@ -49,7 +49,7 @@ describeEachStore('audit trail', (storeName) => {
     expect(allowed).toMatchObject({ label: 'conv-audit', run_id: 'run-77', conversation_id: 'conv-77', object_id: ok.body.id, settled_usd: 20, estimated_usd: 20, method: 'POST', path: '/v1/payment_intents' });
     expect(data[1]!.request_body).toBe('amount=2000&currency=usd&description=again');
     expect(data[0]).toMatchObject({ reconcile: true, settled_usd: null, reserved_usd: 1, request_body: 'amount=100&currency=usd' });
-    const everything = JSON.stringify(await svc.running.db.knex('audit_log').select());
+    const everything = JSON.stringify(await (await svc.db()).knex('audit_log').select());
     for (const secret of ['4242424242424242', 'ann@example.com', key.vault_key, fake.secret]) expect(everything).not.toContain(secret);
   });
 
@@ -100,7 +100,7 @@ describeEachStore('audit trail', (storeName) => {
       id: `aud_bulk${String(i).padStart(6, '0')}`, workspace_id: 'default', ts: now - 10_000 + i, key_id: 'vk_bulk', key_label: 'bulk', vendor: 'stripe',
       method: 'GET', path: '/v1/customers/cus_1', decision: 'allow', estimated_micros: 0, reserved_micros: 0, status: 200, reconcile: 0,
     }));
-    for (let i = 0; i < rows.length; i += 250) await svc.running.db.knex('audit_log').insert(rows.slice(i, i + 250));
+    for (let i = 0; i < rows.length; i += 250) await (await svc.db()).knex('audit_log').insert(rows.slice(i, i + 250));
     const nd = await svc.admin().get('/audit').query({ key_id: 'vk_bulk', format: 'ndjson' });
     const ids = nd.text.trim().split('\n').map((l) => (JSON.parse(l) as Json).id);
     expect(ids.length).toBe(2500);
@@ -134,14 +134,14 @@ describeEachStore('audit trail', (storeName) => {
 
   test('retention purges old rows in small batches and keeps recent ones', async () => {
     const old = Date.now() - 100 * 86_400_000;
-    await svc.running.db.knex('audit_log').insert(
+    await (await svc.db()).knex('audit_log').insert(
       Array.from({ length: 30 }, (_, i) => ({ id: `aud_old${i}`, workspace_id: 'default', ts: old + i, vendor: 'stripe', method: 'GET', path: '/x', decision: 'deny', estimated_micros: 0, reserved_micros: 0, reconcile: 0 })),
     );
-    const before = Number(((await svc.running.db.knex('audit_log').count({ n: '*' })) as { n: string }[])[0]!.n);
+    const before = Number(((await (await svc.db()).knex('audit_log').count({ n: '*' })) as { n: string }[])[0]!.n);
     expect(await purgeAudit(svc.running.db, Date.now() - 90 * 86_400_000, 20)).toBe(20);
     expect(await purgeAudit(svc.running.db, Date.now() - 90 * 86_400_000, 20)).toBe(10);
     expect(await purgeAudit(svc.running.db, Date.now() - 90 * 86_400_000, 20)).toBe(0);
-    const after = Number(((await svc.running.db.knex('audit_log').count({ n: '*' })) as { n: string }[])[0]!.n);
+    const after = Number(((await (await svc.db()).knex('audit_log').count({ n: '*' })) as { n: string }[])[0]!.n);
     expect(before - after).toBe(30);
   });
 });

@@ -3,6 +3,7 @@ import pino from 'pino';
 import request from 'supertest';
 import { loadConfig } from '../../service/config';
 import { startServer, type Extras, type Running } from '../../service/server';
+import type { Db } from '../../service/store/db';
 import { startFakeStripe, type FakeStripe } from './fake-stripe';
 import { createTestStore, type StoreName, type TestStore } from './stores';
 
@@ -14,6 +15,8 @@ export interface TestService {
   running: Running;
   store: TestStore;
   admin(): request.Agent;
+  /** The service's database, once the settlements of the calls answered so far are written. */
+  db(): Promise<Db>;
   /** Issues a key through the admin API and returns the response body. */
   issueKey(body: Record<string, unknown>): Promise<{ id: string; vault_key: string } & Record<string, unknown>>;
   close(): Promise<void>;
@@ -42,6 +45,10 @@ export async function startTestService(storeName: StoreName, fake?: FakeStripe, 
     running,
     store,
     admin,
+    async db() {
+      await running.settled();
+      return running.db;
+    },
     async issueKey(body) {
       const res = await admin().post('/vault/keys').send(body);
       if (res.status !== 201) throw new Error(`issuing a key failed: ${res.status} ${JSON.stringify(res.body)}`);

@@ -6,7 +6,7 @@ import { describeEachStore } from '../helpers/stores';
 describeEachStore('admin API', (storeName) => {
   let svc: TestService;
   let fake: FakeStripe;
-  const count = async (table: string): Promise<number> => Number(((await svc.running.db.knex(table).count({ n: '*' })) as { n: number | string }[])[0]!.n);
+  const count = async (table: string): Promise<number> => Number(((await (await svc.db()).knex(table).count({ n: '*' })) as { n: number | string }[])[0]!.n);
 
   beforeAll(async () => {
     fake = await startFakeStripe();
@@ -30,7 +30,7 @@ describeEachStore('admin API', (storeName) => {
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ vendor: 'stripe', daily_usd_cap: 200, allowed_endpoints: ['POST /v1/payment_intents'], label: 'seed', status: 'active' });
     expect(Date.parse(res.body.expires_at as string) - Date.parse(res.body.created_at as string)).toBe(72 * 3600_000);
-    const rows = JSON.stringify(await svc.running.db.knex('vault_keys').select());
+    const rows = JSON.stringify(await (await svc.db()).knex('vault_keys').select());
     expect(rows).not.toContain(res.body.vault_key as string);
     const got = await svc.admin().get(`/vault/keys/${res.body.id as string}`);
     expect(got.body.vault_key).toBeUndefined();
@@ -116,7 +116,7 @@ describeEachStore('admin API', (storeName) => {
     const put = await svc.admin().put('/vendors/stripe/credentials').send({ secret_key: fake.secret });
     expect(put.status).toBe(200);
     expect(JSON.stringify(put.body)).not.toContain(fake.secret);
-    const stored = JSON.stringify(await svc.running.db.knex('vendor_credentials').select());
+    const stored = JSON.stringify(await (await svc.db()).knex('vendor_credentials').select());
     expect(stored).toContain('v1.');
     expect(stored).not.toContain(fake.secret);
     const vendors = await svc.admin().get('/vendors');

@@ -80,7 +80,7 @@ describe('the generated chatflow and backend snippets, end to end', () => {
     expect(first.answer).toMatch(/^Create a payment intent: 200 \{.*"amount":2000/);
     const sent = dify.messages[dify.messages.length - 1]!;
     expect((sent.inputs as Json).stripe_vault_key).toMatch(/^vault_key_/);
-    const rows = (await svc.running.db.knex('audit_log').where({ key_id: first.key_id })) as Json[];
+    const rows = (await (await svc.db()).knex('audit_log').where({ key_id: first.key_id })) as Json[];
     expect(rows).toEqual([expect.objectContaining({ decision: 'allow', status: 200, conversation_id: first.conversation_id, run_id: expect.stringMatching(/^[0-9a-f-]{36}$/) })]);
     const key = await svc.admin().get(`/vault/keys/${first.key_id}`);
     expect(key.body).toMatchObject({ status: 'revoked', spent_today_usd: 20, daily_usd_cap: 25, label: expect.stringMatching(/^dify\/demo-user\//) });

@@ -124,7 +124,7 @@ describe('plugin tools against the running proxy', () => {
         message: expect.stringMatching(/^Keybrake refused this call \(429 daily_cap_exceeded\): Spending cap reached: this vault key may spend \$30\.00 per day.*Retrying will not help; tell the user\.$/),
       },
     ]);
-    const rows = (await svc.running.db.knex('audit_log').where({ key_id: perConversation.id }).orderBy('ts').orderBy('id')) as { conversation_id: string | null; status: number }[];
+    const rows = (await (await svc.db()).knex('audit_log').where({ key_id: perConversation.id }).orderBy('ts').orderBy('id')) as { conversation_id: string | null; status: number }[];
     expect(rows.map((r) => [r.status, r.conversation_id])).toEqual([
       [200, 'conv-42'],
       [200, null],

@@ -10,7 +10,7 @@ describeEachStore('policy depth', (storeName) => {
   let fake: FakeStripe;
   let svc: TestService;
   let now = Date.UTC(2026, 2, 8, 4, 30); // 2026-03-07 23:30 in New York, hours before the spring-forward change
-  const count = async (table: string): Promise<number> => Number(((await svc.running.db.knex(table).count({ n: '*' })) as { n: number | string }[])[0]!.n);
+  const count = async (table: string): Promise<number> => Number(((await (await svc.db()).knex(table).count({ n: '*' })) as { n: number | string }[])[0]!.n);
 
   const ctx = useStripeService(storeName, {}, () => now);
   beforeAll(() => ({ fake, svc } = ctx));

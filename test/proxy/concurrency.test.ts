@@ -29,7 +29,7 @@ describeEachStore('concurrent reservations', (storeName) => {
     expect(fake.acceptedMinor()).toBe(5000);
     const shown = await svc.admin().get(`/vault/keys/${key.id}`);
     expect(shown.body.spent_today_usd).toBe(50);
-    const rows = (await svc.running.db.knex('audit_log').where({ key_id: key.id }).select('decision', 'code')) as { decision: string; code: string | null }[];
+    const rows = (await (await svc.db()).knex('audit_log').where({ key_id: key.id }).select('decision', 'code')) as { decision: string; code: string | null }[];
     expect(rows.length).toBe(200);
     expect(rows.filter((r) => r.decision === 'allow').length).toBe(50);
     expect(rows.filter((r) => r.code === 'daily_cap_exceeded').length).toBe(150);

@@ -24,7 +24,7 @@ describeEachStore('proxy flow', (storeName) => {
   let fake: FakeStripe;
   let svc: TestService;
   const audit = async (keyId: string): Promise<AuditRow[]> =>
-    (await svc.running.db.knex('audit_log').where({ key_id: keyId }).orderBy('ts', 'asc').orderBy('id', 'asc')) as AuditRow[];
+    (await (await svc.db()).knex('audit_log').where({ key_id: keyId }).orderBy('ts', 'asc').orderBy('id', 'asc')) as AuditRow[];
   const spent = async (id: string): Promise<number> => {
     const res = await svc.admin().get(`/vault/keys/${id}`);
     return res.body.spent_today_usd as number;
@@ -101,14 +101,14 @@ describeEachStore('proxy flow', (storeName) => {
     expect(rows[0]).toMatchObject({ run_id: 'run-1', conversation_id: 'conv-123', user_ref: 'u-9', object_id: 'pi_1', settled_micros: 120_000_000 });
     expect(rows[0]!.request_body).toBe('amount=12000&currency=usd&metadata[order]=42&expand[0]=latest_charge');
     expect(rows[0]!.response_body).toContain('"client_secret":"[redacted]"');
-    const everything = JSON.stringify(await svc.running.db.knex('audit_log').select());
+    const everything = JSON.stringify(await (await svc.db()).knex('audit_log').select());
     expect(everything).not.toContain(key.vault_key);
     expect(everything).not.toContain(fake.secret);
   });
 
   test('an expired key is refused with 401 vault_key_expired', async () => {
     const key = await svc.issueKey({ vendor: 'stripe', daily_usd_cap: 10, allowed_endpoints: ['*'], expires_in: '30m' });
-    await svc.running.db.knex('vault_keys').where({ id: key.id }).update({ expires_at: Date.now() - 1000 });
+    await (await svc.db()).knex('vault_keys').where({ id: key.id }).update({ expires_at: Date.now() - 1000 });
     const before = fake.received.length;
     const res = await call(svc.url, '/stripe/v1/customers/cus_1', { key: key.vault_key });
     expect(res.status).toBe(401);

@@ -23,7 +23,7 @@ describeEachStore('cached keys', (storeName) => {
 
   const charges = (): number => fake.received.filter((r) => r.path === '/v1/charges').length;
   const auditRows = async (keyId: string): Promise<{ decision: string; code: string | null }[]> =>
-    (await svc.running.db.knex('audit_log').where({ key_id: keyId }).orderBy('ts').orderBy('id').select('decision', 'code')) as { decision: string; code: string | null }[];
+    (await other.settled(), await (await svc.db()).knex('audit_log').where({ key_id: keyId }).orderBy('ts').orderBy('id').select('decision', 'code')) as { decision: string; code: string | null }[];
   const charge = (url: string, key: string, n: number): ReturnType<typeof call> =>
     call(url, '/stripe/v1/charges', { key, form: `amount=100&currency=usd&source=tok_visa&description=cache+${n}` });
 

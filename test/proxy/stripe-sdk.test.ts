@@ -44,7 +44,7 @@ describeEachStore('official stripe client through the proxy', (storeName) => {
     expect(err.statusCode).toBe(429);
     expect(err.message).toMatch(/Spending cap reached: this vault key may spend \$30\.00 per day, \$20\.00 has been spent today.*Retrying will not help/);
     expect(fake.received.length).toBe(before);
-    const attempts = (await svc.running.db.knex('audit_log').where({ key_id: key.id, code: 'daily_cap_exceeded' }).count({ n: '*' })) as { n: number | string }[];
+    const attempts = (await (await svc.db()).knex('audit_log').where({ key_id: key.id, code: 'daily_cap_exceeded' }).count({ n: '*' })) as { n: number | string }[];
     expect(Number(attempts[0]!.n)).toBe(1);
   });
 

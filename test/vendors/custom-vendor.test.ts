@@ -76,7 +76,7 @@ describeEachStore('user-defined vendor', (storeName) => {
 
     const shown = await svc.admin().get(`/vault/keys/${key.id}`);
     expect(shown.body.spent_today_usd).toBe(1);
-    const rows = (await svc.running.db.knex('audit_log').where({ key_id: key.id }).orderBy('ts').orderBy('id')) as { code: string | null; estimated_micros: number; object_id: string | null }[];
+    const rows = (await (await svc.db()).knex('audit_log').where({ key_id: key.id }).orderBy('ts').orderBy('id')) as { code: string | null; estimated_micros: number; object_id: string | null }[];
     expect(rows.map((r) => [r.code, r.estimated_micros, r.object_id])).toEqual([
       [null, 250_000, 'lbl_1'],
       [null, 30_000, 'lbl_2'],
@@ -84,7 +84,7 @@ describeEachStore('user-defined vendor', (storeName) => {
       [null, 720_000, 'lbl_3'],
       ['cost_unknown', 0, null],
     ]);
-    expect(JSON.stringify(await svc.running.db.knex('audit_log').select())).not.toContain('acme-secret-42');
+    expect(JSON.stringify(await (await svc.db()).knex('audit_log').select())).not.toContain('acme-secret-42');
   });
 
   test('the vendor is listed, and its secret can be replaced through the API', async () => {

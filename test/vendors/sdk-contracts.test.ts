@@ -30,7 +30,7 @@ describe('twilio-node through the proxy, against Prism serving twilio_api_v2010.
     await prism?.stop();
   });
 
-  const audit = async (keyId: string): Promise<AuditRow[]> => (await svc.running.db.knex('audit_log').where({ key_id: keyId }).orderBy('ts').orderBy('id')) as AuditRow[];
+  const audit = async (keyId: string): Promise<AuditRow[]> => (await (await svc.db()).knex('audit_log').where({ key_id: keyId }).orderBy('ts').orderBy('id')) as AuditRow[];
 
   test('sends SMS priced by segments, injects TimeLimit on calls, and surfaces the cap as a readable error', async () => {
     const key = await svc.issueKey({
@@ -110,7 +110,7 @@ describe('the resend client through the proxy, against Prism serving resend.yaml
     expect(over.data).toBeNull();
     expect(over.error).toMatchObject({ name: 'daily_cap_exceeded', statusCode: 429 });
     expect(over.error?.message).toMatch(/Spending cap reached.*Retrying will not help/);
-    const rows = (await svc.running.db.knex('audit_log').where({ key_id: key.id }).orderBy('ts').orderBy('id')) as AuditRow[];
+    const rows = (await (await svc.db()).knex('audit_log').where({ key_id: key.id }).orderBy('ts').orderBy('id')) as AuditRow[];
     expect(rows.map((r) => [r.path, r.status, r.estimated_micros])).toEqual([
       ['/emails', 200, 900],
       ['/emails/batch', 200, 1800],
@@ -127,7 +127,7 @@ describe('the resend client through the proxy, against Prism serving resend.yaml
       body: JSON.stringify({ emails: [{ from: 'a@acme.test', to: ['x@example.com'], subject: 's', text: 't' }] }),
     });
     expect(res.status).toBe(200);
-    const [row] = (await svc.running.db.knex('audit_log').where({ key_id: key.id })) as AuditRow[];
+    const [row] = (await (await svc.db()).knex('audit_log').where({ key_id: key.id })) as AuditRow[];
     expect(JSON.parse(row!.request_body!)).toEqual([{ from: 'a@acme.test', to: ['x@example.com'], subject: 's', text: 't' }]);
   });
 });

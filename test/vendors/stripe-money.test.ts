@@ -24,7 +24,7 @@ describeEachStore('Stripe money movement', (storeName) => {
 
   const issue = (cap = 1000, extra: Record<string, unknown> = {}) => svc.issueKey({ vendor: 'stripe', daily_usd_cap: cap, allowed_endpoints: ['*'], ...extra });
   const spent = async (id: string): Promise<number> => (await svc.admin().get(`/vault/keys/${id}`)).body.spent_today_usd as number;
-  const rows = async (id: string): Promise<Row[]> => (await svc.running.db.knex('audit_log').where({ key_id: id }).orderBy('ts').orderBy('id')) as Row[];
+  const rows = async (id: string): Promise<Row[]> => (await (await svc.db()).knex('audit_log').where({ key_id: id }).orderBy('ts').orderBy('id')) as Row[];
 
   test('a payment intent created and then confirmed through Keybrake is counted once', async () => {
     const key = await issue();
@@ -161,7 +161,7 @@ describe('stripe-stateful-mock: charges, refunds and idempotency with the offici
     expect(declined.type).toBe('StripeCardError');
     const shown = await svc.admin().get(`/vault/keys/${key.id}`);
     expect(shown.body.spent_today_usd).toBe(60);
-    const audit = (await svc.running.db.knex('audit_log').where({ key_id: key.id }).orderBy('ts').orderBy('id')) as { path: string; status: number; settled_micros: number; idempotency_key: string }[];
+    const audit = (await (await svc.db()).knex('audit_log').where({ key_id: key.id }).orderBy('ts').orderBy('id')) as { path: string; status: number; settled_micros: number; idempotency_key: string }[];
     expect(audit.map((r) => [r.path, r.status, r.settled_micros])).toEqual([
       ['/v1/charges', 200, 30_000_000],
       ['/v1/refunds', 200, 30_000_000],
