@@ -10,6 +10,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Client } from 'pg';
+import { cpuMeasurable, cpuNow, type CpuGroup } from './cpu';
 import { closedLoop, openLoop, type Result, type Target } from './load';
 
 const ROOT = join(__dirname, '..');
@@ -18,6 +19,7 @@ const ADMIN = 'kb_bench_admin_key_0123456789abcdef';
 const MASTER = 'ab'.repeat(32);
 const PG_ADMIN = process.env.KEYBRAKE_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const children: ChildProcess[] = [];
+const pidOf = new Map<string, number>();
 
 function start(args: string[], env: Record<string, string>, pick: (line: string) => string | undefined): Promise<string> {
   const child = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -27,7 +29,10 @@ function start(args: string[], env: Record<string, string>, pick: (line: string)
     const onLine = (line: string): void => {
       lines.push(line);
       const url = pick(line);
-      if (url) ok(url);
+      if (url) {
+        pidOf.set(url, child.pid as number);
+        ok(url);
+      }
     };
     createInterface({ input: child.stdout! }).on('line', onLine);
     createInterface({ input: child.stderr! }).on('line', (l) => lines.push(l));
@@ -113,25 +118,34 @@ async function main(): Promise<void> {
   const accepted: Record<string, number> = { sqlite: 0, pg: 0, pg2: 0, cluster: 0 };
   for (const kind of ['charge', 'read'] as const) {
     process.stdout.write(`${kind === 'charge' ? 'POST /v1/charges (money-moving)' : 'GET /v1/customers/{id} (zero cost)'}\n`);
-    process.stdout.write(`${'concurrency'.padEnd(12)}${'target'.padEnd(32)} ${'req/s'.padStart(7)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)}  vs (b)  +p50 over (a)\n`);
+    process.stdout.write(`${'concurrency'.padEnd(12)}${'target'.padEnd(32)} ${'req/s'.padStart(7)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)}  vs (b)  +p50 over (a)  ${cpuMeasurable ? 'CPU µs per request: proxy / database / vendor / load generator' : ''}\n`);
     for (const c of [1, 32, 128]) {
-      const rows: [string, Result][] = [];
+      const rows: [string, Result, string][] = [];
       for (const [name, target, id] of targets(kind)) {
         const before = (await stats()).acceptedMinor;
+        const proxies = target.urls.filter((u) => u !== fake).map((u) => pidOf.get(u) as number);
+        const groups: Record<string, CpuGroup> = { proxy: proxies, database: id && id !== 'sqlite' ? 'postgres' : [], vendor: [pidOf.get(fake) as number] };
+        const cpu0 = cpuMeasurable ? cpuNow(groups) : {};
+        const self0 = process.cpuUsage();
         const r = await closedLoop(target, c, SECONDS);
+        const self = process.cpuUsage(self0);
+        const cpu1 = cpuMeasurable ? cpuNow(groups) : {};
+        const per = (us: number): string => (us / Math.max(1, r.total)).toFixed(0);
+        const used = (g: string): string => (Array.isArray(groups[g]) && (groups[g] as number[]).length === 0 ? '–' : per((cpu1[g] ?? 0) - (cpu0[g] ?? 0)));
+        const cpu = cpuMeasurable ? [...['proxy', 'database', 'vendor'].map(used), per(self.user + self.system)].join(' / ') : '';
         if (id) {
           sent[id] = (sent[id] ?? 0) + r.total;
           accepted[id] = (accepted[id] ?? 0) + ((await stats()).acceptedMinor - before);
         }
-        rows.push([name, r]);
+        rows.push([name, r, cpu]);
       }
       const base = rows[1]?.[1] as Result;
       const direct = rows[0]?.[1] as Result;
-      for (const [name, r] of rows) {
+      for (const [name, r, cpu] of rows) {
         const ratio = name.startsWith('(a)') || name.startsWith('(b)') ? '' : `${((r.rps / base.rps) * 100).toFixed(0)}%`;
         const added = name.startsWith('(a)') ? '' : `+${(r.p50 - direct.p50).toFixed(2)} ms`;
         const bad = r.errors + Object.entries(r.statuses).filter(([s]) => Number(s) >= 400).reduce((n, [, v]) => n + v, 0);
-        process.stdout.write(`${String(c).padEnd(12)}${name.padEnd(32)} ${fmt(r)}  ${ratio.padStart(5)}  ${added}${bad ? `  (${bad} failed)` : ''}\n`);
+        process.stdout.write(`${String(c).padEnd(12)}${name.padEnd(32)} ${fmt(r)}  ${ratio.padStart(5)}  ${added.padEnd(13)}  ${cpu}${bad ? `  (${bad} failed)` : ''}\n`);
       }
     }
     process.stdout.write('\n');
