@@ -135,41 +135,81 @@ async function reserveBatch(db: Db, items: PgReserve[]): Promise<PgReserved[]> {
 /**
  * Reservations queued during one turn of the event loop go to PostgreSQL together: one round trip, one
  * transaction, one durable commit (group commit), each caller resuming once it is committed. Items are taken in
- * the order of the spend rows they lock, so that concurrent batches never wait on each other in a cycle. If the
- * batch fails, its items are reserved one by one, so that one bad item fails only itself.
+ * the order of the spend rows they lock, so that concurrent batches never wait on each other in a cycle. Items
+ * whose spend row an earlier batch of this instance still holds (a hot key) go in a batch of their own, so that
+ * the calls of other keys never queue behind that row's lock. If a batch fails, its items are reserved one by
+ * one, so that one bad item fails only itself.
  */
 export class PgReserveBatcher {
-  private readonly queue: TickQueue<PgReserve, PgReserved>;
+  private jobs: ReserveJob[] = [];
+  private scheduled = false;
+  /** Spend rows locked by batches in flight, with how many hold or wait for each. */
+  private readonly held = new Map<string, number>();
 
-  constructor(db: Db) {
-    this.queue = new TickQueue(async (items): Promise<Outcome<PgReserved>[]> => {
-      const order = items.map((_, i) => i).sort((a, b) => lockOrder(items[a] as PgReserve, items[b] as PgReserve));
-      try {
-        const results = await reserveBatch(db, order.map((i) => items[i] as PgReserve));
-        const outcomes: Outcome<PgReserved>[] = new Array(items.length);
-        order.forEach((i, at) => (outcomes[i] = { ok: true, value: results[at] as PgReserved }));
-        return outcomes;
-      } catch {
-        const outcomes: Outcome<PgReserved>[] = [];
-        for (const item of items) {
-          outcomes.push(await reserveBatch(db, [item]).then(
-            (r) => ({ ok: true as const, value: r[0] as PgReserved }),
-            (error: unknown) => ({ ok: false as const, error }),
-          ));
-        }
-        return outcomes;
-      }
-    }, 200);
-  }
+  constructor(
+    private readonly db: Db,
+    private readonly maxBatch = 200,
+  ) {}
 
   run(item: PgReserve): Promise<PgReserved> {
-    return this.queue.push(item);
+    return new Promise<PgReserved>((resolve, reject) => {
+      this.jobs.push({ item, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const jobs = this.jobs.splice(0, this.maxBatch);
+    if (this.jobs.length > 0) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+    const clear: ReserveJob[] = [];
+    const contended: ReserveJob[] = [];
+    for (const job of jobs) (this.held.has(rowOf(job.item)) ? contended : clear).push(job);
+    void this.batch(clear);
+    void this.batch(contended);
+  }
+
+  /** One batch; each caller resumes when its own batch has committed. */
+  private async batch(jobs: ReserveJob[]): Promise<void> {
+    if (jobs.length === 0) return;
+    jobs.sort((a, b) => lockOrder(a.item, b.item));
+    const rows = jobs.map((j) => rowOf(j.item)).filter((r) => r !== '');
+    for (const r of rows) this.held.set(r, (this.held.get(r) ?? 0) + 1);
+    try {
+      const results = await reserveBatch(this.db, jobs.map((j) => j.item));
+      jobs.forEach((j, i) => j.resolve(results[i] as PgReserved));
+    } catch {
+      for (const j of jobs) await reserveBatch(this.db, [j.item]).then((r) => j.resolve(r[0] as PgReserved), j.reject);
+    } finally {
+      for (const r of rows) {
+        const n = (this.held.get(r) ?? 1) - 1;
+        if (n === 0) this.held.delete(r);
+        else this.held.set(r, n);
+      }
+    }
   }
 }
 
+interface ReserveJob {
+  item: PgReserve;
+  resolve: (r: PgReserved) => void;
+  reject: (e: unknown) => void;
+}
+
+/** The spend row an item locks ('' for none). */
+function rowOf(item: PgReserve): string {
+  return item.cap ? `${item.cap.subjectId}\u0000${item.cap.windowStart}` : '';
+}
+
 function lockOrder(a: PgReserve, b: PgReserve): number {
-  const ka = a.cap ? `${a.cap.subjectId}\u0000${a.cap.windowStart}` : '';
-  const kb = b.cap ? `${b.cap.subjectId}\u0000${b.cap.windowStart}` : '';
+  const ka = rowOf(a);
+  const kb = rowOf(b);
   return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
 

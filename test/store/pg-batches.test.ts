@@ -43,6 +43,24 @@ const entry = (id: string, over: Partial<AuditEntry> = {}): AuditEntry => ({
     expect(await audited()).toEqual(ok.sort());
   });
 
+  test("a key whose spend row is held does not hold up another key's reservations", async () => {
+    await db.knex('spend_windows').del();
+    await db.knex('spend_windows').insert({ subject_id: 'key_hot', window_start: '2026-11-27', spent_micros: 0 });
+    const hot = (id: string): PgReserve => ({ ...item(id, 1_000), cap: { subjectId: 'key_hot', windowStart: '2026-11-27', capMicros: 5_000_000 } });
+    // Another transaction holds the hot key's row, as a slow batch elsewhere would.
+    const blocker = await db.knex.transaction();
+    await blocker.raw("SELECT * FROM spend_windows WHERE subject_id = 'key_hot' FOR UPDATE");
+    const first = pgReserves(db).run(hot('aud_hot1'));
+    await new Promise((r) => setTimeout(r, 50));
+    // Next turn: the hot key again, and a quiet key; the quiet one must not wait for the hot row.
+    const second = pgReserves(db).run(hot('aud_hot2'));
+    const quiet = await Promise.race([pgReserves(db).run(item('aud_quiet', 1_000)), new Promise((r) => setTimeout(() => r('blocked'), 2_000))]);
+    await blocker.commit();
+    expect(quiet).toEqual({ ok: true, spent: 1_000 });
+    expect(await first).toEqual({ ok: true, spent: 1_000 });
+    expect(await second).toEqual({ ok: true, spent: 2_000 });
+  });
+
   test('a stale epoch writes nothing; a bad item fails alone and the rest of its batch stands', async () => {
     await db.knex('spend_windows').del();
     await db.knex('audit_log').del();
