@@ -50,7 +50,19 @@ function firstInstantAfter(date: string, timeZone: string, lo: number, hi: numbe
 const HOUR = 3_600_000;
 const boundaries = new Map<string, { startsAt: number; resetsAt: number }>();
 
+/** Per time zone, the window most recently asked for: every call of a day reuses it without formatting a date. */
+const latest = new Map<string, Window>();
+
 export function dailyWindow(now: number, timeZone = 'UTC'): Window {
+  const last = latest.get(timeZone);
+  if (last && now >= last.startsAt && now < last.resetsAt) return last;
+  const window = computeWindow(now, timeZone);
+  if (latest.size > 10_000) latest.clear();
+  latest.set(timeZone, window);
+  return window;
+}
+
+function computeWindow(now: number, timeZone: string): Window {
   const start = localDate(now, timeZone);
   const cacheKey = `${timeZone}|${start}`;
   let b = boundaries.get(cacheKey);
@@ -62,7 +74,7 @@ export function dailyWindow(now: number, timeZone = 'UTC'): Window {
     if (boundaries.size > 10_000) boundaries.clear();
     boundaries.set(cacheKey, b);
   }
-  return { start, ...b };
+  return Object.freeze({ start, ...b });
 }
 
 function dayBefore(date: string): string {

@@ -102,6 +102,16 @@ describe('windows and durations', () => {
     expect((w.resetsAt - w.startsAt) / 3_600_000).toBe(hours);
   });
 
+  test('a window reused within its day ends exactly at its reset, in either direction of time', () => {
+    const tz = 'America/New_York';
+    const day = dailyWindow(Date.parse('2026-03-08T12:00:00Z'), tz);
+    expect(dailyWindow(day.resetsAt - 1, tz)).toBe(day);
+    expect(dailyWindow(day.startsAt, tz)).toBe(day);
+    expect(dailyWindow(day.resetsAt, tz).start).toBe('2026-03-09');
+    expect(dailyWindow(day.startsAt - 1, tz).start).toBe('2026-03-07');
+    expect(dailyWindow(day.startsAt + 1, tz).start).toBe('2026-03-08');
+  });
+
   test.each([
     ['30m', 1_800_000], ['2h', 7_200_000], ['72h', 259_200_000], ['7d', 604_800_000],
     ['0h', undefined], ['3 days', undefined], ['1y', undefined], ['400d', undefined], ['-1h', undefined],
