@@ -107,7 +107,8 @@ describeEachStore('Stripe money movement', (storeName) => {
     // Sent at the same moment: the second is refused while the first is in flight (or, if it is scheduled late
     // enough to find the first finished, replayed). Either way the vendor sees one call.
     const slow = 'amount=1000&currency=usd&source=tok_visa&description=Order+43';
-    fake.override = (r) => (r.body === slow ? { status: 200, body: { id: 'ch_slow', object: 'charge', amount: 1000, currency: 'usd' }, delayMs: 300 } : undefined);
+    // Matched on the parsed field: Keybrake re-encodes the form it forwards (a space as %20, not +).
+    fake.override = (r) => (r.params.get('description') === 'Order 43' ? { status: 200, body: { id: 'ch_slow', object: 'charge', amount: 1000, currency: 'usd' }, delayMs: 300 } : undefined);
     const sentBefore = fake.received.length;
     const [a, b] = await Promise.all([call(svc.url, '/stripe/v1/charges', { key: key.vault_key, form: slow }), call(svc.url, '/stripe/v1/charges', { key: key.vault_key, form: slow })]);
     fake.override = undefined;
