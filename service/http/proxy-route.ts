@@ -142,6 +142,8 @@ export function createProxyHandler(deps: ProxyDeps) {
     for (let round = 0; round < 3; round++) {
       if ((await attempt(req, res, vendor, rawUrl, keyHash, outcome, { started, now, auditId, body, round })) !== 'stale') return;
     }
+    // Not reached: the last round reads the key afresh and reserves without the epoch check, so it cannot be stale.
+    sendError(res, STORE_DOWN(), auditId);
   }
 
   async function attempt(
