@@ -48,7 +48,6 @@ function firstInstantAfter(date: string, timeZone: string, lo: number, hi: numbe
 }
 
 const HOUR = 3_600_000;
-const boundaries = new Map<string, { startsAt: number; resetsAt: number }>();
 
 /** Per time zone, the window most recently asked for: every call of a day reuses it without formatting a date. */
 const latest = new Map<string, Window>();
@@ -56,25 +55,14 @@ const latest = new Map<string, Window>();
 export function dailyWindow(now: number, timeZone = 'UTC'): Window {
   const last = latest.get(timeZone);
   if (last && now >= last.startsAt && now < last.resetsAt) return last;
-  const window = computeWindow(now, timeZone);
+  const start = localDate(now, timeZone);
+  // No zone is more than 26 hours off UTC and no day lasts more than 25 hours, so both ends are within ±27 h.
+  const startsAt = firstInstantAfter(dayBefore(start), timeZone, now - 27 * HOUR, now);
+  const resetsAt = firstInstantAfter(start, timeZone, now, now + 27 * HOUR);
+  const window = Object.freeze({ start, startsAt, resetsAt });
   if (latest.size > 10_000) latest.clear();
   latest.set(timeZone, window);
   return window;
-}
-
-function computeWindow(now: number, timeZone: string): Window {
-  const start = localDate(now, timeZone);
-  const cacheKey = `${timeZone}|${start}`;
-  let b = boundaries.get(cacheKey);
-  if (!b) {
-    // No zone is more than 26 hours off UTC and no day lasts more than 25 hours, so both ends are within ±27 h.
-    const startsAt = firstInstantAfter(dayBefore(start), timeZone, now - 27 * HOUR, now);
-    const resetsAt = firstInstantAfter(start, timeZone, now, now + 27 * HOUR);
-    b = { startsAt, resetsAt };
-    if (boundaries.size > 10_000) boundaries.clear();
-    boundaries.set(cacheKey, b);
-  }
-  return Object.freeze({ start, ...b });
 }
 
 function dayBefore(date: string): string {
