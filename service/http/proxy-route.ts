@@ -388,7 +388,7 @@ export function createProxyHandler(deps: ProxyDeps) {
             settledMicros: reconcile ? null : finalMicros,
             objectId: upstream ? (vendor.objectId(parsed) ?? null) : null,
             upstreamRequestId: (upstream?.headers['request-id'] ?? upstream?.headers['twilio-request-id'])?.slice(0, 255) ?? null,
-            responseBody: upstream ? deps.redactor.responseBody(upstream.body, deps.auditBodyBytes) : null,
+            responseBody: upstream ? deps.redactor.responseBody(upstream.body, parsed, deps.auditBodyBytes) : null,
             reconcile,
             ...(failure ? { code: failure.code, message: failure.message } : {}),
           },

@@ -69,16 +69,13 @@ export class Redactor {
     return this.walk(value, '') as T;
   }
 
-  /** A response body for the audit: JSON is redacted field by field; anything else is masked as text. */
-  responseBody(body: Buffer, maxBytes: number): string | null {
+  /**
+   * A response body for the audit: JSON is redacted field by field; anything else is masked as text. `parsed` is
+   * the body as the caller already parsed it, undefined when it is not JSON.
+   */
+  responseBody(body: Buffer, parsed: unknown, maxBytes: number): string | null {
     if (body.length === 0) return null;
-    const text = body.toString('utf8');
-    let out: string;
-    try {
-      out = JSON.stringify(this.walk(JSON.parse(text), ''));
-    } catch {
-      out = maskCardNumbers(text);
-    }
+    const out = parsed === undefined ? maskCardNumbers(body.toString('utf8')) : JSON.stringify(this.walk(parsed, ''));
     return truncate(out, maxBytes);
   }
 }
