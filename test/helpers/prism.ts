@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { stopChild } from './process';
 
 export const VENDOR_SPECS = join(__dirname, '..', '..', '..', 'shared', 'vendor-specs');
 
@@ -47,11 +48,6 @@ export async function startPrism(spec: string): Promise<Prism> {
   return {
     url: `http://127.0.0.1:${port}`,
     output,
-    stop: () =>
-      new Promise((ok) => {
-        if (child.exitCode !== null) return ok();
-        child.once('exit', () => ok());
-        child.kill('SIGTERM');
-      }),
+    stop: () => stopChild(child),
   };
 }

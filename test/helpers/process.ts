@@ -14,6 +14,15 @@ export interface ServiceProcess {
 
 const ROOT = join(__dirname, '..', '..');
 
+/** Sends SIGTERM and resolves once the process has exited (at once if it already has). */
+export function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise((done) => {
+    if (child.exitCode !== null) return done();
+    child.once('exit', () => done());
+    child.kill('SIGTERM');
+  });
+}
+
 export function spawnService(env: Record<string, string>, listeners = 1): Promise<ServiceProcess> {
   const child = spawn(process.execPath, ['--require', 'tsx/cjs', join(ROOT, 'cli', 'main.ts'), 'serve'], {
     cwd: ROOT,
@@ -37,12 +46,7 @@ export function spawnService(env: Record<string, string>, listeners = 1): Promis
             pids,
             child,
             output,
-            stop: () =>
-              new Promise((done) => {
-                if (child.exitCode !== null) return done();
-                child.once('exit', () => done());
-                child.kill('SIGTERM');
-              }),
+            stop: () => stopChild(child),
           });
         }
       } catch {
