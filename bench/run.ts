@@ -4,55 +4,30 @@
 // for a money-moving call and a zero-cost read; then latency at a steady 500 requests/s, a hot key beside quiet
 // ones, and checks that spend equals what the vendor accepted and that every request has its audit row.
 // BENCH_SECONDS (default 5) sets each throughput run's length.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { Client } from 'pg';
 import { cpuMeasurable, cpuNow, type CpuGroup } from './cpu';
 import { closedLoop, openLoop, type Result, type Target } from './load';
+import { ADMIN, keybrakeArgs, keybrakeEnv, listening, plain, startProcess, tsx } from './processes';
 
-const ROOT = join(__dirname, '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const ADMIN = 'kb_bench_admin_key_0123456789abcdef';
-const MASTER = 'ab'.repeat(32);
 const PG_ADMIN = process.env.KEYBRAKE_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const children: ChildProcess[] = [];
 const pidOf = new Map<string, number>();
 
-function start(args: string[], env: Record<string, string>, pick: (line: string) => string | undefined): Promise<string> {
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+async function start(args: string[], env: Record<string, string>, pick: (line: string) => string | undefined): Promise<string> {
+  const { child, ready } = startProcess(args, env, pick);
   children.push(child);
-  return new Promise((ok, fail) => {
-    const lines: string[] = [];
-    const onLine = (line: string): void => {
-      lines.push(line);
-      const url = pick(line);
-      if (url) {
-        pidOf.set(url, child.pid as number);
-        ok(url);
-      }
-    };
-    createInterface({ input: child.stdout! }).on('line', onLine);
-    createInterface({ input: child.stderr! }).on('line', (l) => lines.push(l));
-    child.once('exit', (code) => fail(new Error(`${args.join(' ')} exited with ${code}:\n${lines.join('\n')}`)));
-  });
+  const url = await ready;
+  pidOf.set(url, child.pid as number);
+  return url;
 }
 
-const tsx = (file: string, ...args: string[]): string[] => ['--require', 'tsx/cjs', join(ROOT, file), ...args];
-const plain = (line: string): string | undefined => (/^http:\/\//.test(line) ? line.trim() : undefined);
-const listening = (line: string): string | undefined => {
-  try {
-    const j = JSON.parse(line) as { msg?: string; url?: string };
-    return j.msg === 'keybrake listening' ? j.url : undefined;
-  } catch {
-    return undefined;
-  }
-};
-
 async function keybrake(env: Record<string, string>): Promise<string> {
-  return start([join(ROOT, 'dist', 'cli', 'main.js'), 'serve'], { PORT: '0', KEYBRAKE_ADMIN_KEY: ADMIN, KEYBRAKE_MASTER_KEY: MASTER, KEYBRAKE_LOG_LEVEL: 'info', ...env }, listening);
+  return start(keybrakeArgs, keybrakeEnv({ KEYBRAKE_LOG_LEVEL: 'info', ...env }), listening);
 }
 
 async function issueKey(url: string, label: string): Promise<{ id: string; vault_key: string }> {

@@ -1,49 +1,25 @@
 // npm run bench:soak: Keybrake on PostgreSQL under a steady load (SOAK_RATE charges/s over 64 keys) for SOAK_MINUTES (default 10), sampling the process's memory, its open file descriptors (sockets
 // included) and the database's connections. Flat is the goal: the last third may not grow past the first.
-import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { Client } from 'pg';
 import { openLoop } from './load';
+import { ADMIN, keybrakeArgs, keybrakeEnv, listening, plain, startProcess, tsx } from './processes';
 
-const ROOT = join(__dirname, '..');
 const MINUTES = Number(process.env.SOAK_MINUTES ?? 10);
 const RATE = Number(process.env.SOAK_RATE ?? 300);
-const ADMIN = 'kb_bench_admin_key_0123456789abcdef';
 const PG_ADMIN = process.env.KEYBRAKE_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
-function line(child: ReturnType<typeof spawn>, pick: (l: string) => string | undefined): Promise<string> {
-  return new Promise((ok, fail) => {
-    createInterface({ input: child.stdout! }).on('line', (l) => {
-      const v = pick(l);
-      if (v) ok(v);
-    });
-    child.once('exit', (code) => fail(new Error(`exited with ${code}`)));
-  });
-}
-
 async function main(): Promise<void> {
-  const fake = spawn(process.execPath, ['--require', 'tsx/cjs', join(ROOT, 'bench/fake-vendor.ts')], { cwd: ROOT });
-  const fakeUrl = await line(fake, (l) => (/^http/.test(l) ? l.trim() : undefined));
+  const fake = startProcess(tsx('bench/fake-vendor.ts'), {}, plain);
+  const fakeUrl = await fake.ready;
   const dbName = `kb_soak_${Date.now()}`;
   const admin = new Client({ connectionString: PG_ADMIN });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${dbName}`);
   const url = new URL(PG_ADMIN);
   url.pathname = `/${dbName}`;
-  const kb = spawn(process.execPath, [join(ROOT, 'dist/cli/main.js'), 'serve'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', PORT: '0', DATABASE_URL: url.toString(), KEYBRAKE_ADMIN_KEY: ADMIN, KEYBRAKE_MASTER_KEY: 'ab'.repeat(32), STRIPE_SECRET_KEY: 'sk_test_soak', KEYBRAKE_UPSTREAM_STRIPE: fakeUrl },
-  });
-  const kbUrl = await line(kb, (l) => {
-    try {
-      const j = JSON.parse(l) as { msg?: string; url?: string };
-      return j.msg === 'keybrake listening' ? j.url : undefined;
-    } catch {
-      return undefined;
-    }
-  });
+  const { child: kb, ready } = startProcess(keybrakeArgs, keybrakeEnv({ DATABASE_URL: url.toString(), STRIPE_SECRET_KEY: 'sk_test_soak', KEYBRAKE_UPSTREAM_STRIPE: fakeUrl }), listening);
+  const kbUrl = await ready;
   const keys = await Promise.all(
     Array.from({ length: 64 }, async (_, i) => {
       const res = await fetch(`${kbUrl}/vault/keys`, {
@@ -79,7 +55,7 @@ async function main(): Promise<void> {
   const flat = max(late.map((s) => s.rssMb)) <= max(early.map((s) => s.rssMb)) * 1.15 + 5 && max(late.map((s) => s.fds)) <= max(early.map((s) => s.fds)) + 4 && max(late.map((s) => s.pgConns)) <= max(early.map((s) => s.pgConns));
   process.stdout.write(flat ? 'memory, descriptors and connections flat: ok\n' : 'GROWTH: see the samples above\n');
   kb.kill('SIGTERM');
-  fake.kill('SIGTERM');
+  fake.child.kill('SIGTERM');
   await new Promise((r) => setTimeout(r, 500));
   await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
   await admin.end();
