@@ -106,16 +106,14 @@ async function epochOf(q: Knex | Knex.Transaction, db: Db, workspaceId: string):
   return Number(row?.policy_epoch ?? 0);
 }
 
-export async function spentIn(db: Db, subjectId: string, windowStart: string): Promise<number> {
-  const row = (await db.knex('spend_windows').where({ subject_id: subjectId, window_start: windowStart }).first('spent_micros')) as
-    | { spent_micros: number }
-    | undefined;
+/** A window's spend so far, read with the database or inside a transaction. */
+async function spentWith(q: Knex | Knex.Transaction, subjectId: string, windowStart: string): Promise<number> {
+  const row = (await q('spend_windows').where({ subject_id: subjectId, window_start: windowStart }).first('spent_micros')) as { spent_micros: number } | undefined;
   return row ? Number(row.spent_micros) : 0;
 }
 
-async function spentInTrx(trx: Knex.Transaction, cap: CapCheck): Promise<number> {
-  const row = (await trx('spend_windows').where({ subject_id: cap.subjectId, window_start: cap.windowStart }).first('spent_micros')) as { spent_micros: number } | undefined;
-  return row ? Number(row.spent_micros) : 0;
+export async function spentIn(db: Db, subjectId: string, windowStart: string): Promise<number> {
+  return spentWith(db.knex, subjectId, windowStart);
 }
 
 /**
@@ -216,10 +214,10 @@ export async function reserveAndAudit(
       }
       if (r.micros > 0) {
         for (const cap of r.caps) {
-          if (r.micros > cap.capMicros) throw new Refused({ kind: cap.kind, spentMicros: await spentInTrx(trx, cap), cap });
+          if (r.micros > cap.capMicros) throw new Refused({ kind: cap.kind, spentMicros: await spentWith(trx, cap.subjectId, cap.windowStart), cap });
           const result = await trx.raw(SQL.reserve, [cap.subjectId, cap.windowStart, r.micros, cap.capMicros]);
           const rows = rowsOf<{ spent_micros: number }>(db.dialect, result);
-          if (rows.length === 0) throw new Refused({ kind: cap.kind, spentMicros: await spentInTrx(trx, cap), cap });
+          if (rows.length === 0) throw new Refused({ kind: cap.kind, spentMicros: await spentWith(trx, cap.subjectId, cap.windowStart), cap });
           spentAfter.push(Number(rows[0]?.spent_micros));
         }
       }
