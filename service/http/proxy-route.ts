@@ -11,7 +11,7 @@ import { ApiError, errorBody, errorHeaders } from '../errors';
 import { decide, type Decision } from '../policy/decide';
 import { canonicalize } from '../proxy/canonical';
 import { BodyError, encodeForm } from '../proxy/form';
-import { UpstreamError, upstreamHeaders, type UpstreamResponse, type Upstreams } from '../proxy/forward';
+import { collect, TOO_LARGE, UpstreamError, upstreamHeaders, type UpstreamResponse, type Upstreams } from '../proxy/forward';
 import { performLookups } from '../proxy/lookups';
 import { maskCardNumbers, truncate, type Redactor } from '../proxy/redact';
 import { DEFAULT_WORKSPACE } from '../store/admin-keys';
@@ -67,14 +67,10 @@ function header(req: IncomingMessage, name: string, max: number): string | null 
 
 async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too_large'> {
   if (Number(req.headers['content-length'] ?? 0) > limit) return 'too_large';
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) return 'too_large';
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+  return collect(req, limit).catch((err: unknown) => {
+    if (err === TOO_LARGE) return 'too_large' as const;
+    throw err;
+  });
 }
 
 /** The bytes the vendor receives: form vendors get their encoding back, JSON vendors JSON (a batch's bare array). */
