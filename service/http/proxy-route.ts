@@ -386,7 +386,7 @@ export function createProxyHandler(deps: ProxyDeps) {
             upstreamRequestId: (upstream?.headers['request-id'] ?? upstream?.headers['twilio-request-id'])?.slice(0, 255) ?? null,
             responseBody: upstream ? deps.redactor.responseBody(upstream.body, parsed, deps.auditBodyBytes) : null,
             reconcile,
-            ...(failure ? { code: failure.code, message: failure.message } : {}),
+            ...(failure ? { failure: { code: failure.code, message: failure.message } } : {}),
           },
           );
       } catch (err) {

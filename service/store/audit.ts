@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 import type { Db } from './db';
 import { prepared } from './pg-direct';
-import { insertRow, writes } from './sqlite-direct';
+import type BetterSqlite3 from 'better-sqlite3';
+import { stmt, writes } from './sqlite-direct';
 
 /** One row per proxied request, allowed or refused (design §6). Bodies arrive already redacted and truncated. */
 export interface AuditEntry {
@@ -36,42 +37,41 @@ export async function insertAudit(q: Knex | Knex.Transaction, e: AuditEntry): Pr
 
 /** One audit row on its own (a refusal, a zero-cost call): on SQLite without the query builder. */
 export async function writeAudit(db: Db, e: AuditEntry): Promise<void> {
-  const row = auditRow(e);
-  if (db.dialect === 'sqlite') await writes(db).run((conn) => insertRow(conn, 'audit_log', row));
-  else {
-    const columns = Object.keys(row);
-    await prepared(db, `INSERT INTO audit_log (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`, columns.map((c) => row[c] ?? null));
-  }
+  const values = auditValues(e);
+  if (db.dialect === 'sqlite') await writes(db).run((conn) => insertAuditRow(conn, values));
+  else await prepared(db, INSERT_AUDIT, values);
+}
+
+/** The audit_log columns an entry fills, in the order of auditValues(). */
+const AUDIT_COLUMNS = [
+  'id', 'workspace_id', 'ts', 'key_id', 'key_label', 'vendor', 'method', 'path', 'decision', 'code', 'message',
+  'estimated_micros', 'reserved_micros', 'window_start', 'budget_id', 'budget_window', 'status', 'latency_ms',
+  'run_id', 'conversation_id', 'user_ref', 'idempotency_key', 'request_body', 'reconcile',
+] as const;
+
+/** The INSERT of one audit row, one `?` per column: a constant, so that a statement cache finds it at once. */
+export const INSERT_AUDIT = `INSERT INTO audit_log (${AUDIT_COLUMNS.join(', ')}) VALUES (${AUDIT_COLUMNS.map(() => '?').join(', ')})`;
+
+/** An entry's values for INSERT_AUDIT (a plain array: the hot path builds one per call). */
+export function auditValues(e: AuditEntry): (string | number | null)[] {
+  return [
+    e.id, e.workspaceId, e.ts, e.keyId, e.keyLabel, e.vendor, e.method, e.path, e.decision, e.code, e.message,
+    e.estimatedMicros, e.reservedMicros, e.windowStart, e.budgetId, e.budgetWindow, e.status, e.latencyMs,
+    e.runId, e.conversationId, e.userRef, e.idempotencyKey, e.requestBody, 0,
+  ];
+}
+
+/** Inserts one audit row on SQLite's connection (values as auditValues() gives them). */
+export function insertAuditRow(conn: BetterSqlite3.Database, values: (string | number | null)[]): void {
+  stmt(conn, INSERT_AUDIT).run(values);
 }
 
 /** The audit_log row for an entry, column by column. */
 export function auditRow(e: AuditEntry): Record<string, string | number | null> {
-  return {
-    id: e.id,
-    workspace_id: e.workspaceId,
-    ts: e.ts,
-    key_id: e.keyId,
-    key_label: e.keyLabel,
-    vendor: e.vendor,
-    method: e.method,
-    path: e.path,
-    decision: e.decision,
-    code: e.code,
-    message: e.message,
-    estimated_micros: e.estimatedMicros,
-    reserved_micros: e.reservedMicros,
-    window_start: e.windowStart,
-    budget_id: e.budgetId,
-    budget_window: e.budgetWindow,
-    status: e.status,
-    latency_ms: e.latencyMs,
-    run_id: e.runId,
-    conversation_id: e.conversationId,
-    user_ref: e.userRef,
-    idempotency_key: e.idempotencyKey,
-    request_body: e.requestBody,
-    reconcile: 0,
-  };
+  const values = auditValues(e);
+  const row: Record<string, string | number | null> = {};
+  AUDIT_COLUMNS.forEach((c, i) => (row[c] = values[i] ?? null));
+  return row;
 }
 
 export interface AuditOutcome {
@@ -84,23 +84,32 @@ export interface AuditOutcome {
   responseBody: string | null;
   /** The call may have moved money without us knowing how much (timeout, reset, 5xx). */
   reconcile: boolean;
-  code?: string | null;
-  message?: string | null;
+  /** The upstream failure the call ended in (its code and message replace the row's). */
+  failure?: { code: string; message: string };
 }
 
+const COMPLETION_COLUMNS: readonly string[] = ['status', 'upstream_status', 'latency_ms', 'settled_micros', 'object_id', 'upstream_request_id', 'response_body', 'reconcile'];
+const completeSql = (columns: readonly string[]): string => `UPDATE audit_log SET ${columns.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`;
+const COMPLETE = { plain: completeSql(COMPLETION_COLUMNS), failed: completeSql([...COMPLETION_COLUMNS, 'code', 'message']) };
+
+function completionValues(o: AuditOutcome): (string | number | null)[] {
+  const values = [o.status, o.upstreamStatus, o.latencyMs, o.settledMicros, o.objectId, o.upstreamRequestId, o.responseBody, o.reconcile ? 1 : 0];
+  if (o.failure) values.push(o.failure.code, o.failure.message);
+  return values;
+}
+
+/** The columns that complete an audit row, column by column. */
 export function completionColumns(o: AuditOutcome): Record<string, string | number | null> {
-  const update: Record<string, string | number | null> = {
-    status: o.status,
-    upstream_status: o.upstreamStatus,
-    latency_ms: o.latencyMs,
-    settled_micros: o.settledMicros,
-    object_id: o.objectId,
-    upstream_request_id: o.upstreamRequestId,
-    response_body: o.responseBody,
-    reconcile: o.reconcile ? 1 : 0,
-  };
-  if (o.code !== undefined) update.code = o.code;
-  if (o.message !== undefined) update.message = o.message;
+  const values = completionValues(o);
+  const columns = o.failure ? [...COMPLETION_COLUMNS, 'code', 'message'] : COMPLETION_COLUMNS;
+  const update: Record<string, string | number | null> = {};
+  columns.forEach((c, i) => (update[c] = values[i] ?? null));
   return update;
 }
 
+/** The UPDATE that completes an audit row and its values, the row's id last: constant statements, cached at once. */
+export function completion(o: AuditOutcome, auditId: string): { sql: string; values: (string | number | null)[] } {
+  const values = completionValues(o);
+  values.push(auditId);
+  return { sql: o.failure ? COMPLETE.failed : COMPLETE.plain, values };
+}

@@ -5,9 +5,9 @@
 import type { Knex } from 'knex';
 import type { Db } from './db';
 import { perDb, rowsOf } from './db';
-import { auditRow, completionColumns, insertAudit, writeAudit, type AuditEntry, type AuditOutcome } from './audit';
+import { auditRow, auditValues, completion, completionColumns, insertAuditRow, insertAudit, writeAudit, type AuditEntry, type AuditOutcome } from './audit';
 import { pgReserves, pgSettles } from './pg-direct';
-import { insertRow, stmt, writes } from './sqlite-direct';
+import { stmt, writes } from './sqlite-direct';
 
 const SQL = {
   claim: `INSERT INTO dedupe (key_id, request_hash, created_at, audit_id, idempotency_key) VALUES (?, ?, ?, ?, ?)
@@ -182,7 +182,7 @@ export async function reserveAndAudit(
             after.push(Number(row.spent_micros));
           }
         }
-        insertRow(conn, 'audit_log', { ...auditRow(entry), reserved_micros: r.micros });
+        insertAuditRow(conn, auditValues({ ...entry, reservedMicros: r.micros }));
         return after;
       });
       outcome = { ok: true };
@@ -255,13 +255,12 @@ export interface Settlement {
 export async function settle(db: Db, s: Settlement, outcome: AuditOutcome): Promise<void> {
   const delta = s.finalMicros - s.reservedMicros;
   if (db.dialect === 'sqlite') {
-    const update = completionColumns(outcome);
-    const columns = Object.keys(update);
+    const complete = completion(outcome, s.auditId);
     await writes(db).run((conn) => {
       if (delta !== 0 && s.reservedMicros > 0) for (const cap of s.caps) stmt(conn, SQL.adjust).run(delta, cap.subjectId, cap.windowStart);
       if (s.counted && s.finalMicros > 0) stmt(conn, SQL.counted).run(s.counted.workspaceId, s.counted.vendor, s.counted.objectId.slice(0, 255), s.finalMicros, s.now);
       if (s.dedupe) stmt(conn, SQL.dedupeDone).run(s.dedupe.status, s.dedupe.response, s.dedupe.keyId, s.dedupe.hash, s.auditId);
-      stmt(conn, `UPDATE audit_log SET ${columns.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`).run(...columns.map((c) => update[c] ?? null), s.auditId);
+      stmt(conn, complete.sql).run(complete.values);
     });
     return;
   }

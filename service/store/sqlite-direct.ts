@@ -39,12 +39,6 @@ export async function withConnection<T>(db: Db, fn: (conn: Conn) => T): Promise<
   }
 }
 
-/** An INSERT for a row given as column → value, with its statement cached by column list. */
-export function insertRow(conn: Conn, table: string, row: Record<string, string | number | null>): void {
-  const columns = Object.keys(row);
-  stmt(conn, `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`).run(...columns.map((c) => row[c] ?? null));
-}
-
 /**
  * Group commit for SQLite: the writes queued during one turn of the event loop run in one transaction, each in a
  * savepoint of its own (a refusal rolls back only its own writes), and every caller's promise resolves only once
