@@ -80,6 +80,12 @@ function encodeBody(vendor: VendorAdapter, body: JsonObject, route: VendorRoute 
   return JSON.stringify(body);
 }
 
+/** The audit's copy of a body: the forwarded bytes themselves unless something in them had to be redacted. */
+function auditedBody(redactor: Redactor, vendor: VendorAdapter, body: JsonObject, route: VendorRoute | undefined, forwarded: string): string {
+  const redacted = redactor.tree(body);
+  return redacted === body ? forwarded : encodeBody(vendor, redacted, route);
+}
+
 function send(res: ServerResponse, status: number, headers: Record<string, string>, body: Buffer | string): void {
   res.writeHead(status, { ...headers, 'content-length': Buffer.byteLength(body) });
   res.end(body);
@@ -236,7 +242,7 @@ export function createProxyHandler(deps: ProxyDeps) {
       idempotencyKey: header(req, 'idempotency-key', 255),
       requestBody: canonical
         ? hasBody
-          ? truncate(encodeBody(vendor, deps.redactor.tree(canonical.body), route), deps.auditBodyBytes)
+          ? truncate(auditedBody(deps.redactor, vendor, canonical.body, route, forwardedBody as string), deps.auditBodyBytes)
           : null
         : body === 'too_large' || body.length === 0
           ? null

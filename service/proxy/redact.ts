@@ -49,6 +49,7 @@ export class Redactor {
     return `hmac:${createHmac('sha256', this.hmacKey).update(value, 'utf8').digest('hex')}`;
   }
 
+  /** The value with secrets redacted; the very same value (not a copy) when nothing in it needed redacting. */
   private walk(value: unknown, key: string): unknown {
     const k = key.toLowerCase();
     if (typeof value === 'string' || typeof value === 'number') {
@@ -56,15 +57,26 @@ export class Redactor {
       if (SECRET_FIELDS.has(k) && value !== '') return '[redacted]';
       return typeof value === 'string' ? maskCardNumbers(value) : value;
     }
-    if (Array.isArray(value)) return value.map((v) => this.walk(v, key));
+    if (Array.isArray(value)) {
+      let out: unknown[] | undefined;
+      value.forEach((v, i) => {
+        const w = this.walk(v, key);
+        if (w !== v) (out ??= value.slice())[i] = w;
+      });
+      return out ?? value;
+    }
     if (value !== null && typeof value === 'object') {
-      const out: JsonObject = {};
-      for (const [ck, cv] of Object.entries(value as Record<string, unknown>)) out[ck] = this.walk(cv, ck) as JsonValue;
-      return out;
+      let out: JsonObject | undefined;
+      for (const [ck, cv] of Object.entries(value as Record<string, unknown>)) {
+        const w = this.walk(cv, ck);
+        if (w !== cv) (out ??= { ...(value as JsonObject) })[ck] = w as JsonValue;
+      }
+      return out ?? value;
     }
     return value;
   }
 
+  /** A copy of `value` with secrets redacted, or `value` itself when it holds none. */
   tree<T extends JsonValue>(value: T): T {
     return this.walk(value, '') as T;
   }

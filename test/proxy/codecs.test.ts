@@ -108,7 +108,22 @@ describe('redaction', () => {
       description: 'card [card ••••5556] for bob',
       amount: '2000',
     });
+    // The caller's tree is what was forwarded: it is copied where redacted, never changed.
+    expect(plain(tree)).toEqual({ card: { number: '4242424242424242', cvc: '123' }, description: 'card 4000 0566 5566 5556 for bob', amount: '2000' });
   });
+
+  test('a tree with nothing to redact comes back as itself, so the forwarded bytes can be audited as they are', () => {
+    const r = new Redactor(Buffer.alloc(32), ['receipt_email']);
+    const clean = parseForm('amount=2000&currency=usd&metadata[order]=42&expand[]=customer');
+    expect(r.tree(clean)).toBe(clean);
+    const nested = parseForm('amount=2000&items[0][price]=p_1&items[1][token]=tok_secret');
+    const out = r.tree(nested) as { items: { token?: string }[] };
+    expect(out).not.toBe(nested);
+    expect(out.items[1]?.token).toBe('[redacted]');
+    expect((nested as { items: { token?: string }[] }).items[1]?.token).toBe('tok_secret');
+    expect(out.items[0]).toBe((nested as { items: unknown[] }).items[0]);
+  });
+
   test('configured fields become an HMAC that POST /audit/hash reproduces', () => {
     const r = new Redactor(Buffer.alloc(32, 7), ['receipt_email', 'customer']);
     const out = r.tree({ receipt_email: 'ann@example.com', customer: 'cus_1', amount: 100, metadata: { customer: 'cus_1' } }) as Record<string, unknown>;
