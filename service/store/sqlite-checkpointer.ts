@@ -37,7 +37,9 @@ export class SqliteCheckpointer {
   async stop(): Promise<void> {
     const exited = new Promise<void>((ok) => this.worker.once('exit', () => ok()));
     this.worker.postMessage('stop');
-    await Promise.race([exited, new Promise((ok) => setTimeout(ok, 2_000))]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([exited, new Promise((ok) => (timer = setTimeout(ok, 2_000)))]);
+    clearTimeout(timer);
     await this.worker.terminate();
   }
 }
