@@ -54,7 +54,9 @@ const entry = (id: string, over: Partial<AuditEntry> = {}): AuditEntry => ({
     await new Promise((r) => setTimeout(r, 50));
     // Next turn: the hot key again, and a quiet key; the quiet one must not wait for the hot row.
     const second = pgReserves(db).run(hot('aud_hot2'));
-    const quiet = await Promise.race([pgReserves(db).run(item('aud_quiet', 1_000)), new Promise((r) => setTimeout(() => r('blocked'), 2_000))]);
+    let timer: NodeJS.Timeout | undefined;
+    const quiet = await Promise.race([pgReserves(db).run(item('aud_quiet', 1_000)), new Promise((r) => (timer = setTimeout(() => r('blocked'), 2_000)))]);
+    clearTimeout(timer);
     await blocker.commit();
     expect(quiet).toEqual({ ok: true, spent: 1_000 });
     expect(await first).toEqual({ ok: true, spent: 1_000 });
