@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../service/config';
-import { parseKey32, safeEqual, SecretBox } from '../service/crypto';
+import { newId, parseKey32, safeEqual, SecretBox } from '../service/crypto';
 import { BUILTIN_FX } from '../service/vendors/currency';
 
 const HEX_KEY = 'ab'.repeat(32);
@@ -103,5 +103,17 @@ describe('crypto', () => {
   test('safeEqual compares strings of any length', () => {
     expect(safeEqual('abc', 'abc')).toBe(true);
     expect(safeEqual('abc', 'abcd')).toBe(false);
+  });
+
+  test('ids given a time sort by it and stay unique within a millisecond', () => {
+    const t = Date.UTC(2026, 10, 27, 12, 0, 0);
+    const ids = [t - 86_400_000, t - 1, t, t, t, t + 1, t + 61_000].map((ms) => newId('aud', ms));
+    for (const id of ids) expect(id).toMatch(/^aud_[0-9A-Za-z]{20}$/);
+    expect([...ids].sort()).toEqual(ids.slice(0, 2).concat([...ids.slice(2, 5)].sort(), ids.slice(5)));
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids[2]?.slice(0, 12)).toBe(ids[3]?.slice(0, 12));
+    // Without a time, all twenty characters are random: no shared prefix between two ids.
+    const plain = Array.from({ length: 50 }, () => newId('aud'));
+    expect(new Set(plain.map((id) => id.slice(4, 10))).size).toBe(50);
   });
 });
