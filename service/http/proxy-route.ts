@@ -408,7 +408,7 @@ export function createProxyHandler(deps: ProxyDeps) {
     // call counted at its estimate (never under-counted) and its row marked as not settled.
     if (dedupe || finalMicros !== micros) await settlement();
     else settleLater(db, settlement);
-    log.debug({ ...logLine, decision: 'allow', status, estimated_usd: microsToUsd(micros), final_usd: microsToUsd(finalMicros), latency_ms: elapsed() }, 'proxied');
+    if (log.isLevelEnabled('debug')) log.debug({ ...logLine, decision: 'allow', status, estimated_usd: microsToUsd(micros), final_usd: microsToUsd(finalMicros), latency_ms: elapsed() }, 'proxied');
     Object.assign(outcome, { decision: 'allow', code: failure?.code ?? null, micros: finalMicros });
     if (failure) return sendError(res, failure, auditId);
     const up = upstream as UpstreamResponse;
