@@ -59,8 +59,9 @@ const entry = (id: string, over: Partial<AuditEntry> = {}): AuditEntry => ({
     clearTimeout(timer);
     await blocker.commit();
     expect(quiet).toEqual({ ok: true, spent: 1_000 });
-    expect(await first).toEqual({ ok: true, spent: 1_000 });
-    expect(await second).toEqual({ ok: true, spent: 2_000 });
+    // Both hot reservations stand once the row is free; which of the two waiters PostgreSQL lets in first is its own.
+    const hotResults = await Promise.all([first, second]);
+    expect(hotResults.map((r) => (r.ok ? r.spent : 0)).sort((a, b) => a - b)).toEqual([1_000, 2_000]);
   });
 
   test('a stale epoch writes nothing; a bad item fails alone and the rest of its batch stands', async () => {
