@@ -114,12 +114,6 @@ export async function bumpEpoch(trx: Knex.Transaction, workspaceId: string): Pro
   await trx('workspaces').where({ id: workspaceId }).increment('policy_epoch', 1);
 }
 
-/** The workspace's current policy epoch. */
-export async function currentEpoch(db: Db, workspaceId: string): Promise<number> {
-  const row = (await db.knex('workspaces').where({ id: workspaceId }).first('policy_epoch')) as { policy_epoch: number | string } | undefined;
-  return Number(row?.policy_epoch ?? 0);
-}
-
 /** Applies a policy change; the next request on every instance sees it (the epoch). False for an unknown key. */
 export async function updateKey(db: Db, workspaceId: string, id: string, u: KeyUpdate): Promise<boolean> {
   const row: Record<string, unknown> = {};
