@@ -33,15 +33,20 @@ export function createApp(deps: AppDeps): RequestListener {
     const vendor = deps.registry.get(url.slice(1, end));
     if (!vendor) return void app(req, res);
     const rest = slash === -1 ? '/' + url.slice(end) : url.slice(slash);
-    proxy(req, res, vendor, rest).catch((err: Error) => {
-      deps.log.error({ err: err.message, stack: err.stack }, 'unhandled error');
+    proxy(req, res, vendor, rest).catch((err: unknown) => {
+      const apiError = unhandled(deps.log, err);
       if (res.headersSent) return void res.destroy();
-      const apiError = new ApiError('internal_error', 'Internal error; the call was not forwarded.');
       const text = JSON.stringify(errorBody(apiError));
       res.writeHead(apiError.status, { ...errorHeaders(apiError), 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
       res.end(text);
     });
   };
+}
+
+/** An error nothing else handled: logged with its stack, answered as a 500 that says nothing was forwarded. */
+function unhandled(log: Logger, err: unknown): ApiError {
+  log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'unhandled error');
+  return new ApiError('internal_error', 'Internal error; the call was not forwarded.');
 }
 
 function createAdminApp(deps: AppDeps): express.Express {
@@ -99,10 +104,7 @@ function createAdminApp(deps: AppDeps): express.Express {
     if (err instanceof ApiError) apiError = err;
     else if ((err as { type?: string }).type === 'entity.parse.failed') apiError = new ApiError('invalid_request', 'body: is not valid JSON');
     else if ((err as { type?: string }).type === 'entity.too.large') apiError = new ApiError('body_too_large', 'body: is too large');
-    else {
-      deps.log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'unhandled error');
-      apiError = new ApiError('internal_error', 'Internal error; the call was not forwarded.');
-    }
+    else apiError = unhandled(deps.log, err);
     res.status(apiError.status).set(errorHeaders(apiError)).json(errorBody(apiError));
   });
 
