@@ -396,7 +396,7 @@ export function createProxyHandler(deps: ProxyDeps) {
             reconcile,
             ...(failure ? { failure: { code: failure.code, message: failure.message } } : {}),
           },
-          );
+        );
       } catch (err) {
         // The reservation stands (over-counting, never under-counting); the row is left for reconciliation.
         log.error({ ...logLine, err: (err as Error).message }, 'settlement failed; reservation kept');

@@ -90,7 +90,8 @@ export interface AuditOutcome {
 
 const COMPLETION_COLUMNS: readonly string[] = ['status', 'upstream_status', 'latency_ms', 'settled_micros', 'object_id', 'upstream_request_id', 'response_body', 'reconcile'];
 const completeSql = (columns: readonly string[]): string => `UPDATE audit_log SET ${columns.map((c) => `${c} = ?`).join(', ')} WHERE id = ?`;
-const COMPLETE = { plain: completeSql(COMPLETION_COLUMNS), failed: completeSql([...COMPLETION_COLUMNS, 'code', 'message']) };
+const FAILED_COLUMNS: readonly string[] = [...COMPLETION_COLUMNS, 'code', 'message'];
+const COMPLETE = { plain: completeSql(COMPLETION_COLUMNS), failed: completeSql(FAILED_COLUMNS) };
 
 function completionValues(o: AuditOutcome): (string | number | null)[] {
   const values = [o.status, o.upstreamStatus, o.latencyMs, o.settledMicros, o.objectId, o.upstreamRequestId, o.responseBody, o.reconcile ? 1 : 0];
@@ -101,7 +102,7 @@ function completionValues(o: AuditOutcome): (string | number | null)[] {
 /** The columns that complete an audit row, column by column. */
 export function completionColumns(o: AuditOutcome): Record<string, string | number | null> {
   const values = completionValues(o);
-  const columns = o.failure ? [...COMPLETION_COLUMNS, 'code', 'message'] : COMPLETION_COLUMNS;
+  const columns = o.failure ? FAILED_COLUMNS : COMPLETION_COLUMNS;
   const update: Record<string, string | number | null> = {};
   columns.forEach((c, i) => (update[c] = values[i] ?? null));
   return update;

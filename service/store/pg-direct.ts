@@ -60,7 +60,7 @@ async function apply(conn: PgConn, items: PgSettle[], now: number): Promise<void
       adjust.set(k, [subject, window, (prev?.[2] ?? 0) + delta]);
     }
   }
-  const sorted = [...adjust.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
+  const sorted = [...adjust.entries()].sort(([a], [b]) => byKey(a, b)).map(([, v]) => v);
   const payload = items.map((item) => ({
     audit_id: item.auditId,
     now,
@@ -207,10 +207,13 @@ function rowOf(item: PgReserve): string {
   return item.cap ? `${item.cap.subjectId}\u0000${item.cap.windowStart}` : '';
 }
 
+/** Code-unit order of two row keys: the one order in which every batch takes its row locks. */
+function byKey(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 function lockOrder(a: PgReserve, b: PgReserve): number {
-  const ka = rowOf(a);
-  const kb = rowOf(b);
-  return ka < kb ? -1 : ka > kb ? 1 : 0;
+  return byKey(rowOf(a), rowOf(b));
 }
 
 export const pgReserves = perDb((db) => new PgReserveBatcher(db));
