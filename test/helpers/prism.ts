@@ -5,8 +5,6 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { stopChild } from './process';
 
-export const VENDOR_SPECS = join(__dirname, '..', '..', '..', 'shared', 'vendor-specs');
-
 async function freePort(): Promise<number> {
   return new Promise((ok, fail) => {
     const s = createServer();

@@ -6,8 +6,8 @@ import { checkDsl, checkToolDocument } from '../../openapi/dify-rules';
 import { generateBackendSnippet, generateChatflow, generateDifyTool, generateHttpNode } from '../../openapi/generate';
 import { CATALOGS } from '../../service/vendors/catalogs';
 import { expectGolden } from '../helpers/golden';
+import { specPath } from '../helpers/specs';
 
-const SPECS = join(__dirname, '..', '..', '..', 'shared', 'vendor-specs');
 const PROXY = 'https://keys.example.com';
 type Json = Record<string, unknown>;
 const parse = (text: string): Json => yaml.load(text) as Json;
@@ -47,7 +47,7 @@ describe('dify-tool', () => {
     ['twilio', 'twilio/twilio_api_v2010.json', 'CreateMessage,FetchMessage,CreateCall'],
     ['resend', 'resend/resend.yaml', 'emails/send,emails/get'],
   ])('--from-spec builds %s tools from the vendor document and says what it dropped', (vendor, file, operations) => {
-    const out = generateDifyTool({ vendor, fromSpec: join(SPECS, file), operations, proxyUrl: PROXY });
+    const out = generateDifyTool({ vendor, fromSpec: specPath(file), operations, proxyUrl: PROXY });
     expectGolden(`${vendor}-from-spec.yaml`, out.text);
     expectGolden(`${vendor}-from-spec.notes.txt`, out.notes.join('\n') + '\n');
     const doc = parse(out.text);
@@ -56,9 +56,9 @@ describe('dify-tool', () => {
   });
 
   test('--from-spec fills Twilio\'s AccountSid itself and drops what Dify cannot carry', () => {
-    const twilio = generateDifyTool({ vendor: 'twilio', fromSpec: join(SPECS, 'twilio/twilio_api_v2010.json'), operations: 'CreateMessage', proxyUrl: PROXY });
+    const twilio = generateDifyTool({ vendor: 'twilio', fromSpec: specPath('twilio/twilio_api_v2010.json'), operations: 'CreateMessage', proxyUrl: PROXY });
     expect(Object.keys(parse(twilio.text).paths as Json)).toEqual(['/2010-04-01/Accounts/self/Messages.json']);
-    const stripe = generateDifyTool({ vendor: 'stripe', fromSpec: join(SPECS, 'stripe/spec3.json'), operations: 'PostPaymentIntents', proxyUrl: PROXY });
+    const stripe = generateDifyTool({ vendor: 'stripe', fromSpec: specPath('stripe/spec3.json'), operations: 'PostPaymentIntents', proxyUrl: PROXY });
     expect(stripe.notes).toContain('PostPaymentIntents: dropped body field metadata: it is an object, and Dify tools carry flat fields only');
     const props = ((((parse(stripe.text).paths as Json)['/v1/payment_intents'] as Json).post as Json).requestBody as Json) as { content: { 'application/json': { schema: { properties: Record<string, Json>; required: string[] } } } };
     expect(props.content['application/json'].schema.required).toEqual(['amount', 'currency']);
@@ -170,9 +170,9 @@ describe('the CLI', () => {
     [['generate', 'dify-tool', '--vendor', 'stripe', '--proxy-url', 'keys.example.com'], /--proxy-url keys\.example\.com is not a URL/],
     [['generate', 'dify-tool', '--vendor', 'stripe'], /--proxy-url is required/],
     [['generate', 'dify-tool', '--vendor', 'stripe', '--proxy-url', PROXY, '--format', 'xml'], /--format must be yaml or json/],
-    [['generate', 'dify-tool', '--vendor', 'stripe', '--proxy-url', PROXY, '--from-spec', join(SPECS, 'stripe/spec3.json'), '--operations', 'PostTeleport'], /operation "PostTeleport" is not in the spec/],
+    [['generate', 'dify-tool', '--vendor', 'stripe', '--proxy-url', PROXY, '--from-spec', specPath('stripe/spec3.json'), '--operations', 'PostTeleport'], /operation "PostTeleport" is not in the spec/],
     [['generate', 'dify-tool', '--vendor', 'stripe', '--proxy-url', PROXY, '--from-spec', '/nonexistent.yaml', '--operations', 'x'], /cannot read --from-spec \/nonexistent\.yaml: ENOENT/],
-    [['generate', 'dify-tool', '--vendor', 'resend', '--proxy-url', PROXY, '--from-spec', join(SPECS, 'resend/resend.yaml'), '--operations', 'emails/send-batch'], /takes a JSON array as its body/],
+    [['generate', 'dify-tool', '--vendor', 'resend', '--proxy-url', PROXY, '--from-spec', specPath('resend/resend.yaml'), '--operations', 'emails/send-batch'], /takes a JSON array as its body/],
     [['generate', 'dify-http-node', '--vendor', 'stripe', '--proxy-url', PROXY], /exactly one endpoint/],
     [['generate', 'backend-snippet', '--vendor', 'stripe', '--lang', 'ruby'], /--lang must be ts or python, not ruby/],
     [['generate', 'teleport'], /unknown generator "teleport"/],

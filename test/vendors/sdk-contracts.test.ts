@@ -1,9 +1,9 @@
 // The official twilio and resend clients, pointed at the proxy with a vault key (configs from vendors.md §5),
-// against Prism serving the vendors' own OpenAPI documents from shared/vendor-specs.
-import { join } from 'node:path';
+// against Prism serving the vendors' own OpenAPI documents from test/fixtures/vendor-specs.
 import { Resend } from 'resend';
 import twilio from 'twilio';
-import { startPrism, VENDOR_SPECS, type Prism } from '../helpers/prism';
+import { startPrism, type Prism } from '../helpers/prism';
+import { specPath } from '../helpers/specs';
 import { startTestService, type TestService } from '../helpers/service';
 
 const REAL_SID = 'AC' + 'a'.repeat(32);
@@ -22,7 +22,7 @@ describe('twilio-node through the proxy, against Prism serving twilio_api_v2010.
   let prism: Prism;
   let svc: TestService;
   beforeAll(async () => {
-    prism = await startPrism(join(VENDOR_SPECS, 'twilio', 'twilio_api_v2010.json'));
+    prism = await startPrism(specPath('twilio/twilio_api_v2010.json'));
     svc = await startTestService('sqlite', undefined, { KEYBRAKE_UPSTREAM_TWILIO: prism.url, TWILIO_ACCOUNT_SID: REAL_SID, TWILIO_AUTH_TOKEN: 'real-token-0123' });
   }, 90_000);
   afterAll(async () => {
@@ -84,7 +84,7 @@ describe('the resend client through the proxy, against Prism serving resend.yaml
   let prism: Prism;
   let svc: TestService;
   beforeAll(async () => {
-    prism = await startPrism(join(VENDOR_SPECS, 'resend', 'resend.yaml'));
+    prism = await startPrism(specPath('resend/resend.yaml'));
     svc = await startTestService('sqlite', undefined, { KEYBRAKE_UPSTREAM_RESEND: prism.url, RESEND_API_KEY: 're_real_0123456789' });
   }, 90_000);
   afterAll(async () => {
