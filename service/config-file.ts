@@ -54,9 +54,29 @@ const VendorSchema = z
       }),
     body: z.enum(['json', 'form']).default('json'),
     unpriced_writes: z.enum(['refuse', 'free']).default('refuse'),
-    endpoints: z.array(z.object({ match: endpointMatch, price: PriceRule }).strict()).default([]),
+    endpoints: z
+      .array(
+        z
+          .object({ match: endpointMatch, price: PriceRule, query: z.array(z.string().regex(/^[A-Za-z0-9_.[\]-]+$/, 'query parameter names')).optional() })
+          .strict()
+          .superRefine((e, ctx) => {
+            const priced = [e.price.amount_field, e.price.currency_field, e.price.count_field].filter((f): f is string => f !== undefined);
+            for (const name of e.query ?? []) {
+              if (priced.includes(name)) ctx.addIssue({ code: 'custom', path: ['query'], message: `no priced field in the query string (${name} is priced from the body)` });
+            }
+          }),
+      )
+      .default([]),
+    /** Response fields that carry credentials, scrubbed from every answer. */
+    credential_fields: z.array(fieldName).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((v, ctx) => {
+    const authParam = v.auth.query_param;
+    v.endpoints.forEach((e, i) => {
+      if (authParam !== undefined && e.query?.includes(authParam)) ctx.addIssue({ code: 'custom', path: ['endpoints', i, 'query'], message: `${authParam} carries the secret; it cannot be a query parameter callers send` });
+    });
+  });
 
 const RESERVED = ['vault', 'vendors', 'budgets', 'dify', 'healthz', 'metrics', 'audit', 'usage', 'console', 'webhooks'];
 
@@ -73,7 +93,15 @@ const FileSchema = z
     prices: z
       .object({
         twilio: z
-          .object({ taken: date, sms_per_segment: table.optional(), mms_per_message: table.optional(), voice_per_minute: table.optional(), max_call_seconds: z.number().int().min(1).max(14_400).optional() })
+          .object({
+            taken: date,
+            sms_per_segment: table.optional(),
+            mms_per_message: table.optional(),
+            voice_per_minute: table.optional(),
+            max_call_seconds: z.number().int().min(1).max(14_400).optional(),
+            voice_recording_per_minute: usd.optional(),
+            machine_detection_per_call: usd.optional(),
+          })
           .strict()
           .optional(),
         resend: z.object({ taken: date, per_email: usd }).strict().optional(),
@@ -142,6 +170,8 @@ export function mergePrices(base: PriceTables, override: FileConfig['prices']): 
           mms_per_message: { ...base.twilio.mms_per_message, ...t.mms_per_message },
           voice_per_minute: { ...base.twilio.voice_per_minute, ...t.voice_per_minute },
           max_call_seconds: t.max_call_seconds ?? base.twilio.max_call_seconds,
+          voice_recording_per_minute: t.voice_recording_per_minute ?? base.twilio.voice_recording_per_minute,
+          machine_detection_per_call: t.machine_detection_per_call ?? base.twilio.machine_detection_per_call,
         }
       : base.twilio,
     resend: r ? { taken: r.taken, per_email: r.per_email } : base.resend,

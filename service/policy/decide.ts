@@ -1,9 +1,11 @@
 // The one pure decision (design §5). Checks run in this fixed order:
 //   key known → not revoked → not expired → vendor → request well-formed → endpoint allowlist
+//   → the operation's class (credential operations for no key; unknown or unboundable writes refused)
 //   → parameter rules (vendor headers, then the key's field rules) → price → per-call cap.
 // Rate limits and the daily cap are decided after this, atomically in the database (store/ledger.ts).
 import type { ErrorCode } from '../errors';
 import type { CanonicalRequest, KeyPolicy, LookupNeed, Lookups, PricingContext, VendorAdapter, VendorRoute } from '../vendors/types';
+import { findRoute, isWrite } from '../vendors/classify';
 import { matchEndpoint, type EndpointPattern } from './endpoints';
 import { checkField, type FieldRule } from './params';
 
@@ -34,7 +36,7 @@ export type Decision =
   | { kind: 'allow'; micros: number; route: VendorRoute | undefined; basis: string; request: CanonicalRequest }
   | { kind: 'deny'; code: ErrorCode; message: string; micros?: number }
   /** The price depends on vendor objects: look them up with the real key, then decide again with `lookups`. */
-  | { kind: 'lookup'; need: LookupNeed };
+  | { kind: 'lookup'; need: LookupNeed; route: VendorRoute; request: CanonicalRequest };
 
 export interface DecideInput {
   /** undefined: no key was presented; null: a key was presented but is unknown. */
@@ -49,14 +51,14 @@ export interface DecideInput {
 
 const deny = (code: ErrorCode, message: string): Decision => ({ kind: 'deny', code, message });
 
-/** Finds the vendor route a request hits; a literal that matches only when case is ignored is an error. */
-export function findRoute(vendor: VendorAdapter, req: CanonicalRequest): VendorRoute | string | undefined {
-  for (const route of vendor.routes) {
-    const m = matchEndpoint(route.pattern, req.method, req.segments);
-    if (m === 'exact') return route;
-    if (m === 'case-mismatch') return `path ${req.path} differs in case from ${vendor.name}'s ${route.pattern.source}`;
-  }
-  return undefined;
+/** A write's query string is refused unless its route lists the parameters; the secret's own parameter never passes. */
+function checkQuery(vendor: VendorAdapter, route: VendorRoute | undefined, req: CanonicalRequest): string | undefined {
+  const names = Object.keys(req.query);
+  if (names.length === 0) return undefined;
+  if (vendor.authQueryParam !== undefined && names.includes(vendor.authQueryParam)) return `${vendor.authQueryParam} is where Keybrake puts ${vendor.name}'s secret; do not send it`;
+  if (req.method === 'GET' || vendor.queryOnWrite) return undefined;
+  const extra = names.find((n) => !(route?.query ?? []).includes(n));
+  return extra === undefined ? undefined : `query parameters are not accepted on ${req.method} for ${vendor.name}${route?.query ? ` here (only ${route.query.join(', ')})` : ''}: send them in the body`;
 }
 
 export type KeyCheck = { ok: true; key: KeyRecord } | { ok: false; code: ErrorCode; message: string };
@@ -87,8 +89,22 @@ export function decide(input: DecideInput): Decision {
       `${request.method} ${request.path} is not in this key's allowed endpoints (${key.allowedEndpoints.map((p) => p.source).join(', ') || 'none'}).`,
     );
   }
-  const route = findRoute(vendor, request);
-  if (typeof route === 'string') return deny('bad_request', `Request refused: ${route}.`);
+  const found = findRoute(vendor, request);
+  if ('caseMismatch' in found) return deny('bad_request', `Request refused: ${found.caseMismatch}.`);
+  const route = found.route;
+  if (route?.class === 'credential') {
+    return deny('endpoint_not_allowed', `${request.method} ${request.path} ${route.reason}: no vault key may call it, whatever its allowed endpoints say. Retrying will not help.`);
+  }
+  const reveals = vendor.revealsCredential?.(request);
+  if (reveals !== undefined) return deny('endpoint_not_allowed', `Request refused: ${reveals}; no vault key may ask for it. Retrying will not help.`);
+  const queryProblem = checkQuery(vendor, route, request);
+  if (queryProblem !== undefined) return deny('bad_request', `Request refused: ${queryProblem}.`);
+  if (route === undefined && isWrite(request.method)) {
+    return deny('cost_unknown', `${request.method} ${request.path} is not an operation Keybrake knows for ${vendor.name}, so it cannot say what it costs and refuses it. Retrying will not help.`);
+  }
+  if (route?.class === 'refused') {
+    return deny('cost_unknown', `${request.method} ${request.path} is refused: it ${route.reason}. Retrying will not help.`);
+  }
   let req: CanonicalRequest = request;
   if (route?.prepare) {
     const prepared = route.prepare(request, key.policy, input.pricing);
@@ -110,17 +126,11 @@ export function decide(input: DecideInput): Decision {
   }
 
   const free = { kind: 'allow', micros: 0, route, basis: 'no charge', request: req } as const;
-  if (route === undefined) return free;
-  if (!route.price) {
-    if (route.moneyMoving) {
-      return deny('cost_unknown', `${req.method} ${req.path} moves money and Keybrake cannot price it yet, so it is refused.`);
-    }
-    return free;
-  }
-  if (route.lookup && !input.lookups) return { kind: 'lookup', need: route.lookup(req) };
-  const price = route.price(req, input.lookups ? { ...input.pricing, lookups: input.lookups } : input.pricing);
+  if (!route?.price) return free;
+  if (route.lookup && !input.lookups) return { kind: 'lookup', need: route.lookup(req), route, request: req };
+  const price = route.price(req, input.lookups ? { ...input.pricing, lookups: input.lookups } : input.pricing, key.policy);
   if (price.kind === 'unknown') {
-    return deny('cost_unknown', `Keybrake cannot price this ${vendor.name} call, so it is refused: ${price.reason}.`);
+    return deny('cost_unknown', `Keybrake cannot price this ${vendor.name} call, so it is refused: ${price.reason}. Retrying will not help.`);
   }
   if (price.kind === 'free') return free;
   const perCall = key.policy.max_per_call_micros;

@@ -83,9 +83,6 @@ export function canonicalize(inbound: InboundRequest, adapter: VendorAdapter): C
   const rawQuery = q === -1 ? '' : inbound.rawUrl.slice(q + 1);
   const { segments, path } = canonicalPath(rawPath);
   const query = parseForm(rawQuery);
-  if (method !== 'GET' && !adapter.queryOnWrite && Object.keys(query).length > 0) {
-    throw new BodyError(`query parameters are not accepted on ${method} for ${adapter.name}: send them in the body`);
-  }
   if ((method === 'GET' || method === 'DELETE') && inbound.body.length > 0) {
     throw new BodyError(`a ${method} request must not have a body: send parameters in the query string`);
   }

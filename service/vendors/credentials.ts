@@ -27,6 +27,11 @@ export class CredentialResolver {
     return value;
   }
 
+  /** The vendor's secrets from the environment, if any (still secrets when the API has set others). */
+  fromEnv(vendor: string): Record<string, string> | undefined {
+    return this.envSecrets[vendor];
+  }
+
   source(vendor: string, storedVendors: Record<string, number>): 'api' | 'env' | 'none' {
     if (storedVendors[vendor] !== undefined) return 'api';
     return this.envSecrets[vendor] ? 'env' : 'none';

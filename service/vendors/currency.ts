@@ -31,7 +31,7 @@ export const BUILTIN_FX: FxTable = {
 
 /**
  * Converts an amount in a currency's minor unit to micro-USD, rounding up (design §5: a cap must never be
- * under-estimated). Returns undefined for a currency without a rate.
+ * under-estimated; a positive amount never counts as zero). Returns undefined for a currency without a rate.
  */
 export function minorToMicroUsd(amountMinor: number, currency: string, fx: FxTable, withMargin: boolean): number | undefined {
   const code = currency.toLowerCase();
@@ -40,8 +40,33 @@ export function minorToMicroUsd(amountMinor: number, currency: string, fx: FxTab
   const exponent = currencyExponent(code);
   if (code === 'usd') return amountMinor * 10 ** (6 - exponent); // exact: cents to micros
   const margin = withMargin ? 1 + fx.marginPct / 100 : 1;
-  const micros = (amountMinor * rate * margin * 1e6) / 10 ** exponent;
-  return Math.ceil(micros - 1e-6);
+  return upFrom((amountMinor * rate * margin * 1e6) / 10 ** exponent, amountMinor > 0);
+}
+
+/** Rounds up to a whole micro-dollar (a hair of float noise forgiven), and never to zero for a positive amount. */
+function upFrom(micros: number, positive: boolean): number {
+  const up = Math.ceil(micros - 1e-6);
+  return positive ? Math.max(1, up) : up;
+}
+
+const DECIMAL = /^(\d{1,9})(?:\.(\d{1,18}))?$/;
+
+/**
+ * Converts a decimal amount in a currency's major unit ("19.99", as sent) to micro-USD, exactly for USD and
+ * rounded up otherwise: digits past the micro-dollar round up instead of being dropped. Returns undefined for a
+ * currency without a rate, or a string that is not a plain decimal.
+ */
+export function majorToMicroUsd(amount: string, currency: string, fx: FxTable, withMargin: boolean): number | undefined {
+  const m = DECIMAL.exec(amount);
+  const code = currency.toLowerCase();
+  const rate = fx.rates[code];
+  if (!m || rate === undefined) return undefined;
+  const frac = m[2] ?? '';
+  // Micro-units of the currency, rounded up at the sixth decimal.
+  const units = Number(m[1]) * 1e6 + Number(frac.slice(0, 6).padEnd(6, '0')) + (/[1-9]/.test(frac.slice(6)) ? 1 : 0);
+  if (code === 'usd') return units;
+  const margin = withMargin ? 1 + fx.marginPct / 100 : 1;
+  return upFrom(units * rate * margin, units > 0);
 }
 
 export function microsToUsd(micros: number): number {

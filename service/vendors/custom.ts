@@ -2,7 +2,8 @@
 import type { CustomVendorConfig } from '../config-file';
 import { pattern } from '../policy/endpoints';
 import { fieldPath } from '../policy/params';
-import { currencyExponent, minorToMicroUsd } from './currency';
+import { free, refused } from './classify';
+import { majorToMicroUsd, minorToMicroUsd } from './currency';
 import type { CanonicalRequest, JsonValue, PriceResult, PricingContext, VendorAdapter, VendorRoute } from './types';
 
 type Rule = CustomVendorConfig['endpoints'][number]['price'];
@@ -18,55 +19,75 @@ function field(req: CanonicalRequest, name: string): JsonValue | undefined {
 
 const NUMBER = /^\d+(\.\d+)?$/;
 
+/** A number as the caller wrote it: the JSON number's shortest form, or the form field's text. */
+const decimalText = (raw: JsonValue | undefined): string | undefined =>
+  typeof raw === 'number' && Number.isFinite(raw) && raw >= 0 && !/e/i.test(String(raw)) ? String(raw) : typeof raw === 'string' && NUMBER.test(raw) ? raw : undefined;
+
 export function priceByRule(rule: Rule, req: CanonicalRequest, ctx: PricingContext): PriceResult {
-  if (rule.fixed_usd !== undefined) return rule.fixed_usd === 0 ? { kind: 'free' } : { kind: 'priced', micros: Math.ceil(rule.fixed_usd * 1e6), basis: `$${rule.fixed_usd} per call` };
+  if (rule.fixed_usd !== undefined) return rule.fixed_usd === 0 ? { kind: 'free' } : { kind: 'priced', micros: Math.ceil(rule.fixed_usd * 1e6 - 1e-6), basis: `$${rule.fixed_usd} per call` };
   if (rule.count_field !== undefined) {
     const v = field(req, rule.count_field);
     const n = Array.isArray(v) ? v.length : typeof v === 'number' ? v : typeof v === 'string' && NUMBER.test(v) ? Number(v) : undefined;
     if (n === undefined || !Number.isFinite(n) || n < 0) return { kind: 'unknown', reason: `${rule.count_field} must be a list or a count` };
-    return { kind: 'priced', micros: Math.ceil(n * (rule.unit_usd ?? 0) * 1e6), basis: `${n} × $${rule.unit_usd}` };
+    // A fractional count is a whole unit started: 2.5 items bill as 3.
+    const units = Math.ceil(n);
+    return { kind: 'priced', micros: Math.ceil(units * (rule.unit_usd ?? 0) * 1e6 - 1e-6), basis: `${units} × $${rule.unit_usd}` };
   }
   const name = rule.amount_field as string;
-  const raw = field(req, name);
-  const amount = typeof raw === 'number' ? raw : typeof raw === 'string' && NUMBER.test(raw) ? Number(raw) : undefined;
-  if (amount === undefined || amount < 0) return { kind: 'unknown', reason: `${name} must be a non-negative number` };
+  const amount = decimalText(field(req, name));
+  if (amount === undefined) return { kind: 'unknown', reason: `${name} must be a non-negative number` };
   const currencyValue = rule.currency_field !== undefined ? field(req, rule.currency_field) : rule.currency;
   if (typeof currencyValue !== 'string' || !/^[A-Za-z]{3}$/.test(currencyValue)) return { kind: 'unknown', reason: `${rule.currency_field ?? 'currency'} must be a three-letter currency code` };
   const currency = currencyValue.toLowerCase();
-  if (rule.units === 'minor' && !Number.isInteger(amount)) return { kind: 'unknown', reason: `${name} must be a whole number of minor units` };
-  // Major units become minor ones with the currency's exponent, so one FX path serves both.
-  const minor = rule.units === 'minor' ? amount : Math.round(amount * 10 ** currencyExponent(currency));
-  const micros = minorToMicroUsd(minor, currency, ctx.fx, true);
-  if (micros === undefined) return { kind: 'unknown', reason: `no exchange rate for currency ${currency}` };
+  if (rule.units === 'minor' && !/^\d+$/.test(amount)) return { kind: 'unknown', reason: `${name} must be a whole number of minor units` };
+  // Rounded up to the micro-dollar: part of a cent never goes uncounted.
+  const micros = rule.units === 'minor' ? minorToMicroUsd(Number(amount), currency, ctx.fx, true) : majorToMicroUsd(amount, currency, ctx.fx, true);
+  if (micros === undefined) return { kind: 'unknown', reason: /^\d{10,}/.test(amount) ? `${name} is too large` : `no exchange rate for currency ${currency}` };
   return { kind: 'priced', micros, basis: `${amount} ${currency} (${rule.units} units)` };
 }
+
+const WRITES = ['POST', 'PUT', 'PATCH', 'DELETE'];
+
+/** Field names that carry credentials in most APIs' answers: scrubbed unless the config names its own. */
+export const DEFAULT_CREDENTIAL_FIELDS = ['secret', 'client_secret', 'password', 'token', 'access_token', 'refresh_token', 'api_key', 'apikey', 'private_key'];
 
 export function customAdapter(v: CustomVendorConfig): VendorAdapter {
   const routes: VendorRoute[] = v.endpoints.map((e) => {
     const p = pattern(e.match);
-    const free = e.price.fixed_usd === 0;
-    return { method: p.method, pattern: p, moneyMoving: !free, price: (req, ctx) => priceByRule(e.price, req, ctx) };
+    const rule = e.price.fixed_usd !== undefined ? `$${e.price.fixed_usd} per call` : e.price.count_field !== undefined ? `${e.price.count_field} × $${e.price.unit_usd}` : `${e.price.amount_field} (${e.price.units} units)`;
+    return {
+      method: p.method,
+      pattern: p,
+      class: e.price.fixed_usd === 0 ? 'free' : 'priced',
+      reason: e.price.fixed_usd === 0 ? 'priced at $0 in KEYBRAKE_CONFIG' : rule,
+      price: (req, ctx) => priceByRule(e.price, req, ctx),
+      ...(e.query ? { query: e.query } : {}),
+    };
   });
-  if (v.unpriced_writes === 'refuse') {
-    for (const m of ['POST', 'PUT', 'PATCH', 'DELETE']) routes.push({ method: m, pattern: pattern(`${m} /**`), moneyMoving: true });
-  }
+  const rest = WRITES.map((m) => `${m} /**`);
+  routes.push(...(v.unpriced_writes === 'free' ? free('unpriced_writes: free in KEYBRAKE_CONFIG', ...rest) : refused('a write that matches no endpoint in KEYBRAKE_CONFIG', ...rest)));
   const auth = v.auth;
+  const basic = (c: Record<string, string>): string => Buffer.from(`${c.username ?? ''}:${c.secret ?? ''}`).toString('base64');
   return {
     id: v.id,
     name: v.name ?? v.id,
     baseUrl: v.base_url.replace(/\/+$/, ''),
     credentialFields: auth.style === 'basic' ? ['username', 'secret'] : ['secret'],
+    secretsOf: (c) => (auth.style === 'basic' ? [c.secret ?? '', basic(c)] : [c.secret ?? '']),
     injectAuth(headers, c) {
       if (auth.style === 'bearer') headers.authorization = `Bearer ${c.secret ?? ''}`;
-      if (auth.style === 'basic') headers.authorization = `Basic ${Buffer.from(`${c.username ?? ''}:${c.secret ?? ''}`).toString('base64')}`;
+      if (auth.style === 'basic') headers.authorization = `Basic ${basic(c)}`;
       if (auth.style === 'header') headers[(auth.header as string).toLowerCase()] = c.secret ?? '';
     },
-    ...(auth.style === 'query' ? { authQuery: (c: Record<string, string>) => ({ [auth.query_param as string]: c.secret ?? '' }) } : {}),
+    ...(auth.style === 'query' ? { authQuery: (c: Record<string, string>) => ({ [auth.query_param as string]: c.secret ?? '' }), authQueryParam: auth.query_param as string } : {}),
     bodyEncoding: v.body,
     requestHeaders: ['accept', 'idempotency-key', 'user-agent'],
     responseHeaders: ['request-id', 'x-request-id', 'retry-after'],
-    queryOnWrite: true,
+    // A write's query string is refused unless its endpoint declares the parameters (`query:`): a priced field sent
+    // there would otherwise escape its price.
+    queryOnWrite: false,
     routes,
+    scrubFields: v.credential_fields ?? DEFAULT_CREDENTIAL_FIELDS,
     releasesReservation: (status) => status >= 400 && status < 500,
     objectId(response) {
       const id = (response as { id?: unknown } | null)?.id;

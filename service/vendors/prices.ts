@@ -12,11 +12,15 @@ export interface TwilioPrices {
   voice_per_minute: Record<string, number>;
   /** Longest a call may last when the key's policy says nothing (seconds); TimeLimit is injected or capped to it. */
   max_call_seconds: number;
+  /** USD per minute of a call recorded with `Record=true`. */
+  voice_recording_per_minute: number;
+  /** USD per call answered with answering-machine detection (`MachineDetection`). */
+  machine_detection_per_call: number;
 }
 
 export interface ResendPrices {
   taken: string;
-  /** USD per email sent (Resend bills per email, not per recipient). */
+  /** USD per email, and Resend counts every To, Cc and Bcc recipient as one email. */
   per_email: number;
 }
 
@@ -35,9 +39,16 @@ export const BUILTIN_PRICES: PriceTables = {
     mms_per_message: { '1': 0.03, default: 0.2 },
     voice_per_minute: { '1': 0.014, '44': 0.035, '49': 0.06, '33': 0.06, '61': 0.05, '91': 0.04, default: 0.5 },
     max_call_seconds: 600,
+    voice_recording_per_minute: 0.0025,
+    machine_detection_per_call: 0.0075,
   },
   resend: { taken: '2025-06-30', per_email: 0.0009 },
 };
+
+/** A table's dearest entry: what a leg to an address Keybrake cannot place (a client, a SIP URI) may cost. */
+export function dearest(table: Record<string, number>): number {
+  return Math.max(...Object.values(table));
+}
 
 /** The entry for the longest prefix of an E.164 number's digits, or the table's default. */
 export function byPrefix(table: Record<string, number>, e164: string): number {

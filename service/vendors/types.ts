@@ -32,11 +32,23 @@ export type PriceResult =
   | { kind: 'priced'; micros: number; basis: string }
   | { kind: 'unknown'; reason: string };
 
+/**
+ * How Keybrake treats one vendor operation. Every write a built-in vendor serves is classified (vendors/<id>/
+ * classification.ts); a write that matches nothing is refused (deny by default), whatever a key's allowlist says.
+ * - priced: moves or costs money, and `price` says how much before it is forwarded;
+ * - free: moves no money (the reason says why);
+ * - refused: moves money Keybrake cannot bound, so it is refused with cost_unknown;
+ * - credential: reveals, mints or widens a vendor credential, so no vault key may make it.
+ */
+export type OperationClass = 'priced' | 'free' | 'refused' | 'credential';
+
 export interface VendorRoute {
+  /** Upper case, or `*` for every method. */
   method: string;
   pattern: EndpointPattern;
-  /** Moves or costs money: such a call that cannot be priced is refused (fail closed). */
-  moneyMoving: boolean;
+  class: OperationClass;
+  /** For a priced route, its rule in words (the README's table); otherwise why it is free, refused or a credential operation. */
+  reason: string;
   /**
    * Rewrites the canonical request before it is checked, priced and forwarded (Twilio: inject or cap TimeLimit),
    * or returns why it cannot be made safe.
@@ -44,13 +56,24 @@ export interface VendorRoute {
   prepare?: (req: CanonicalRequest, policy: KeyPolicy, ctx: PricingContext) => CanonicalRequest | string;
   /** What must be looked up (with the real key) before this call can be priced. */
   lookup?: (req: CanonicalRequest) => LookupNeed;
-  price?: (req: CanonicalRequest, ctx: PricingContext) => PriceResult;
+  price?: (req: CanonicalRequest, ctx: PricingContext, policy: KeyPolicy) => PriceResult;
   /** The object whose counted amount grows by what this call settled to (so that it is never counted twice). */
   countsAs?: (req: CanonicalRequest, response: unknown) => string | undefined;
   /** The canonical body holds a top-level JSON array under the adapter's arrayBodyField; forward the array. */
   arrayBody?: boolean;
-  /** The actual cost from a 2xx response body, where the vendor reports it. */
-  settle?: (response: unknown, ctx: PricingContext) => number | undefined;
+  /** Query parameters this write may carry (user-defined vendors declare them); any other is refused. */
+  query?: readonly string[];
+  /**
+   * What the call moved, as the vendor reports it in a 2xx answer (less what Keybrake already counted for the
+   * object, where the route counts per object), or undefined when the answer does not say: the reservation stands.
+   * `reserved` is what was reserved for it.
+   */
+  settle?: (response: unknown, ctx: PricingContext, reserved: number) => number | undefined;
+  /**
+   * The vendor object whose state this call's price is read from, or which this call changes. Calls on one object
+   * are made one at a time, across instances, so that no interleaving counts less than the vendor moves.
+   */
+  object?: (req: CanonicalRequest) => string | undefined;
 }
 
 export interface PricingContext {
@@ -102,6 +125,11 @@ export interface KeyPolicy {
   dedupe_ms?: number;
   /** Twilio: the longest call this key may start, in seconds (TimeLimit is injected or capped to it). */
   max_call_seconds?: number;
+  /**
+   * Twilio: lets calls run TwiML that Keybrake cannot read (a remote `Url`, an `ApplicationSid`, TwiML that fetches
+   * more TwiML), priced as this many legs at the highest per-minute price. Absent: such calls are refused.
+   */
+  max_call_legs?: number;
   /** IANA time zone of the daily window; UTC when absent. */
   timezone?: string;
   /** A shared budget this key also draws from. */
@@ -117,6 +145,11 @@ export interface VendorAdapter {
   baseUrl: string;
   /** Secret fields the vendor needs, all required. */
   credentialFields: readonly string[];
+  /**
+   * The strings that must never reach a caller or the audit: the secrets themselves and any header value made of
+   * them (Basic auth's base64 of `user:secret`). Default: every credential value.
+   */
+  secretsOf?(credentials: Record<string, string>): string[];
   injectAuth(headers: Record<string, string>, credentials: Record<string, string>): void;
   bodyEncoding: 'form' | 'json';
   /** Form fields that may repeat (Twilio's `MediaUrl=a&MediaUrl=b`); repeated, they are an array. */
@@ -127,19 +160,38 @@ export interface VendorAdapter {
   requestHeaders: readonly string[];
   /** Response headers passed back to the client (lower case). */
   responseHeaders: readonly string[];
-  /** Whether a non-GET call may carry query parameters (Stripe's may not: they would escape pricing). */
+  /** Whether a non-GET call may carry query parameters (Stripe's may not: they would escape pricing); a route may list its own. */
   queryOnWrite: boolean;
   routes: readonly VendorRoute[];
   /** The header the vendor reads an idempotency key from (Stripe, Resend); Keybrake sends a derived one. */
   idempotencyHeader?: string;
   /** Query parameters that carry the secret, for vendors that authenticate that way (never audited). */
   authQuery?(credentials: Record<string, string>): Record<string, string>;
+  /** The query parameter the secret goes in: a caller may not send one of that name. */
+  authQueryParam?: string;
   /** The path the vendor receives, given the real credentials (Twilio puts the real Account SID in it). */
   rewritePath?(path: string, credentials: Record<string, string>): string;
   /** Types of well-known request fields, for validating parameter rules. */
   fieldTypes?: Record<string, FieldType>;
   /** A header-level check, e.g. Stripe Connect's `Stripe-Account`; returns a refusal reason or undefined. */
   checkHeaders?(req: CanonicalRequest, policy: KeyPolicy): string | undefined;
+  /**
+   * Parameters that would make any operation reveal a credential (Stripe: `expand` of an issuing card's number);
+   * returns why the request is refused, or undefined.
+   */
+  revealsCredential?(req: CanonicalRequest): string | undefined;
+  /**
+   * The path segments routes are matched on, when the vendor serves one operation under several spellings
+   * (Twilio's 2010 API: `Messages`, `Messages.json` and `Messages.xml` are the same resource).
+   */
+  routeSegments?(segments: readonly string[]): readonly string[];
+  /** Response fields that carry credentials, scrubbed wherever they appear in an answer (names as the vendor spells them). */
+  scrubFields: readonly string[];
+  /**
+   * Request fields named like credentials that are inputs the caller already holds (a token a browser made with a
+   * publishable key), with why sending them reveals nothing. Checked against the vendor's description by the tests.
+   */
+  credentialInputs?: Readonly<Record<string, string>>;
   /** Whether a response status proves the call had no effect, so the reservation can be released. */
   releasesReservation(status: number): boolean;
   /** The vendor's object id in a response body, e.g. `pi_…`. */

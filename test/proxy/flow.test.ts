@@ -221,7 +221,8 @@ describeEachStore('proxy flow', (storeName) => {
       ['/stripe/v1/payment_intents', 'amount=100&currency=xyz'],
       ['/stripe/v1/payment_intents', 'currency=usd'],
       ['/stripe/v1/charges', 'amount=12.5&currency=usd'],
-      ['/stripe/v1/transfers/tr_1/reversals', 'amount=100'],
+      ['/stripe/v1/subscriptions', 'customer=cus_1&items[0][price]=price_1'],
+      ['/stripe/v1/payment_links', 'line_items[0][price]=price_1&line_items[0][quantity]=1'],
       ['/stripe/v1/refunds', 'amount=100'],
       ['/stripe/v2/money_management/outbound_payments', 'amount=1'],
     ] as const) {

@@ -11,6 +11,7 @@ import { prepareCall, priceCall, priceMessage } from '../../service/vendors/twil
 import type { CanonicalRequest, JsonObject, PricingContext } from '../../service/vendors/types';
 
 const ctx: PricingContext = { fx: BUILTIN_FX, prices: BUILTIN_PRICES };
+const SAY = '<Response><Say>Your order has shipped.</Say></Response>';
 const req = (body: JsonObject, path = '/x'): CanonicalRequest => ({ method: 'POST', path, segments: path.slice(1).split('/'), query: {}, body, headers: {} });
 const micros = (r: ReturnType<typeof priceMessage>): number | string => (r.kind === 'priced' ? r.micros : r.kind === 'unknown' ? r.reason : 0);
 
@@ -60,17 +61,17 @@ describe('Twilio prices', () => {
   });
 
   test.each([
-    [{ To: '+15558675310' }, 600, '600', 140_000], // injected: 10 minutes × $0.014
-    [{ To: '+15558675310', TimeLimit: '90' }, 600, '90', 28_000], // 2 started minutes
-    [{ To: '+15558675310', TimeLimit: '14400' }, 600, '600', 140_000], // capped
-    [{ To: '+15558675310', TimeLimit: '14400' }, 1200, '1200', 280_000], // the key's policy allows longer
-    [{ To: '+447700900123', TimeLimit: '60' }, 600, '60', 35_000],
+    [{ To: '+15558675310', Twiml: SAY }, 600, '600', 140_000], // injected: 10 minutes × $0.014
+    [{ To: '+15558675310', Twiml: SAY, TimeLimit: '90' }, 600, '90', 28_000], // 2 started minutes
+    [{ To: '+15558675310', Twiml: SAY, TimeLimit: '14400' }, 600, '600', 140_000], // capped
+    [{ To: '+15558675310', Twiml: SAY, TimeLimit: '14400' }, 1200, '1200', 280_000], // the key's policy allows longer
+    [{ To: '+447700900123', Twiml: SAY, TimeLimit: '60' }, 600, '60', 35_000],
   ])('%#: call %j, at most %d s → TimeLimit %s, %d µUSD', (body, max, limit, expected) => {
     const prepared = prepareCall(req(body), max);
     expect(typeof prepared).toBe('object');
     const r = prepared as CanonicalRequest;
     expect(r.body.TimeLimit).toBe(limit);
-    expect(micros(priceCall(r, ctx))).toBe(expected);
+    expect(micros(priceCall(r, ctx, {}))).toBe(expected);
   });
 
   test('a TimeLimit that is not a whole number is refused', () => {
@@ -81,12 +82,12 @@ describe('Twilio prices', () => {
 describe('Resend prices', () => {
   const route = (path: string) => resend.routes.find((r) => r.pattern.source === `POST ${path}`)!;
   test.each([
-    ['/emails', { from: 'a@b.c', to: ['x@y.z', 'w@y.z'], subject: 's' }, 900], // per email, not per recipient
+    ['/emails', { from: 'a@b.c', to: ['x@y.z', 'w@y.z'], subject: 's' }, 1_800], // Resend counts each recipient as an email
     ['/emails/batch', { emails: Array.from({ length: 100 }, () => ({ to: 'x@y.z' })) }, 90_000],
     ['/emails/batch', { emails: Array.from({ length: 101 }, () => ({})) }, 'a batch holds at most 100 emails, not 101'],
     ['/emails/batch', { emails: [] }, 'a batch is a JSON array of 1 to 100 emails'],
   ])('%s %#', (path, body, expected) => {
-    expect(micros(route(path).price!(req(body, path), ctx))).toEqual(expected);
+    expect(micros(route(path).price!(req(body, path), ctx, {}))).toEqual(expected);
   });
 });
 

@@ -92,8 +92,8 @@ describe('the resend client through the proxy, against Prism serving resend.yaml
     await prism?.stop();
   });
 
-  test('sends an email and a batch priced per email, then returns the cap as the SDK\'s error', async () => {
-    const key = await svc.issueKey({ vendor: 'resend', daily_usd_cap: 0.003, allowed_endpoints: ['POST /emails', 'POST /emails/batch'] });
+  test('sends an email and a batch priced per recipient, then returns the cap as the SDK\'s error', async () => {
+    const key = await svc.issueKey({ vendor: 'resend', daily_usd_cap: 0.0045, allowed_endpoints: ['POST /emails', 'POST /emails/batch'] });
     const resend = new Resend(key.vault_key, { baseUrl: `${svc.url}/resend` });
     const one = await resend.emails.send({ from: 'Acme <a@acme.test>', to: ['x@example.com', 'y@example.com'], subject: 'Hi', text: 'Hello' });
     expect(one.error).toBeNull();
@@ -112,7 +112,7 @@ describe('the resend client through the proxy, against Prism serving resend.yaml
     expect(over.error?.message).toMatch(/Spending cap reached.*Retrying will not help/);
     const rows = (await (await svc.db()).knex('audit_log').where({ key_id: key.id }).orderBy('ts').orderBy('id')) as AuditRow[];
     expect(rows.map((r) => [r.path, r.status, r.estimated_micros])).toEqual([
-      ['/emails', 200, 900],
+      ['/emails', 200, 1800], // two recipients: Resend counts each as an email
       ['/emails/batch', 200, 1800],
       ['/emails/batch', 429, 1800],
     ]);

@@ -1,4 +1,4 @@
-import type { VendorCatalog } from './types';
+import type { VendorCatalog } from '../catalogs/types';
 
 export const resendCatalog: VendorCatalog = {
   vendor: 'resend',

@@ -1,4 +1,4 @@
-import type { CatalogField, VendorCatalog } from './types';
+import type { CatalogField, VendorCatalog } from '../catalogs/types';
 
 const amount: CatalogField = {
   name: 'amount',
