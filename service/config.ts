@@ -52,6 +52,8 @@ const EnvSchema = z.object({
   KEYBRAKE_WEBHOOK_SECRET: z.string().min(24, 'at least 24 characters').optional(),
   KEYBRAKE_WEBHOOK_POLL_MS: positiveInt(1_000),
   KEYBRAKE_MAX_INFLIGHT_PER_KEY: positiveInt(8),
+  KEYBRAKE_TURN_WAIT_MS: positiveInt(15_000),
+  KEYBRAKE_BODY_TIMEOUT_MS: positiveInt(10_000),
   KEYBRAKE_WORKERS: z.union([z.literal('auto'), z.coerce.number().int().min(1).max(64)], { errorMap: () => ({ message: 'auto or a number of processes from 1 to 64' }) }).default(1),
   KEYBRAKE_WEBHOOK_BACKOFF_MS: positiveInt(5_000),
   KEYBRAKE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -87,6 +89,10 @@ export interface Config {
   webhookSecret: string | undefined;
   webhookPollMs: number;
   maxInflightPerKey: number;
+  /** How long a call waits for its key's turn before it is answered 429 rate_limited. */
+  turnWaitMs: number;
+  /** How long a request body may take to arrive (408 past it). */
+  bodyTimeoutMs: number;
   /** Processes serving the port (node:cluster); 'auto' is one per CPU core. */
   workers: number | 'auto';
   /** First retry delay; doubled on each failure, at most an hour. */
@@ -169,6 +175,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     webhookSecret: e.KEYBRAKE_WEBHOOK_SECRET,
     webhookPollMs: e.KEYBRAKE_WEBHOOK_POLL_MS,
     maxInflightPerKey: e.KEYBRAKE_MAX_INFLIGHT_PER_KEY,
+    turnWaitMs: e.KEYBRAKE_TURN_WAIT_MS,
+    bodyTimeoutMs: e.KEYBRAKE_BODY_TIMEOUT_MS,
     workers: e.KEYBRAKE_WORKERS,
     webhookBackoffMs: e.KEYBRAKE_WEBHOOK_BACKOFF_MS,
     webhooks: file.webhooks,

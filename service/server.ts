@@ -115,6 +115,10 @@ export async function startServer(config: Config, opts: Extras = {}): Promise<Ru
     webhooks: config.webhooks,
     webhookSecret,
     gate: new KeyGate(config.maxInflightPerKey),
+    turnWaitMs: config.turnWaitMs,
+    bodyTimeoutMs: config.bodyTimeoutMs,
+    // A lease outlives the lookups, the forward and the settlement of the call that holds it.
+    objectLockMs: config.connectTimeoutMs + 2 * config.upstreamTimeoutMs + 10_000,
     metrics: new Metrics(),
     pricing: { fx: config.fx, prices: config.prices },
     maxBodyBytes: config.maxBodyBytes,

@@ -6,10 +6,18 @@
 // connections from every other key, yet a busy workflow that has the instance to itself keeps its parallelism.
 // (Measured with a 32-way loop on one key beside 20 quiet keys making 100 calls/s: the quiet keys' p50 rose from
 // 3.0 ms alone to 5.5 ms with a fixed limit of 8, and to 3.4 ms with a fixed limit of 2.)
+interface Waiter {
+  /** Hands the waiter its turn; false when it had already given up (timed out, or its caller went away). */
+  admit(): boolean;
+}
+
 interface KeyState {
   active: number;
-  waiting: (() => void)[];
+  waiting: Waiter[];
 }
+
+/** How a wait for a turn ended: the turn was taken (and must be given back with leave), or it was given up. */
+export type Turn = 'entered' | 'timeout' | 'gone';
 
 export class KeyGate {
   private readonly keys = new Map<string, KeyState>();
@@ -26,19 +34,54 @@ export class KeyGate {
     private readonly clock: () => number = () => performance.now(),
   ) {}
 
-  async enter(keyId: string): Promise<void> {
+  /**
+   * Takes a turn for the key, waiting in its queue if need be: at most `maxWaitMs`, and no longer than the caller
+   * is there (`signal`). A wait that ends without a turn leaves nothing behind.
+   */
+  enter(keyId: string, opts: { maxWaitMs?: number; signal?: AbortSignal } = {}): Promise<Turn> {
     this.note(keyId);
     let state = this.keys.get(keyId);
     if (!state) {
       state = { active: 0, waiting: [] };
       this.keys.set(keyId, state);
     }
+    if (opts.signal?.aborted) {
+      this.forget(keyId, state);
+      return Promise.resolve('gone');
+    }
     if (state.waiting.length === 0 && state.active < this.limitFor(keyId, state)) {
       this.take(state);
-      return;
+      return Promise.resolve('entered');
     }
     const s = state;
-    await new Promise<void>((resume) => s.waiting.push(resume));
+    return new Promise<Turn>((resume) => {
+      let done = false;
+      let timer: NodeJS.Timeout | undefined;
+      const giveUp = (how: Turn): void => {
+        if (done) return;
+        done = true;
+        if (timer) clearTimeout(timer);
+        opts.signal?.removeEventListener('abort', onAbort);
+        const i = s.waiting.indexOf(waiter);
+        if (i !== -1) s.waiting.splice(i, 1);
+        this.forget(keyId, s);
+        resume(how);
+      };
+      const onAbort = (): void => giveUp('gone');
+      const waiter: Waiter = {
+        admit: () => {
+          if (done) return false;
+          done = true;
+          if (timer) clearTimeout(timer);
+          opts.signal?.removeEventListener('abort', onAbort);
+          resume('entered');
+          return true;
+        },
+      };
+      s.waiting.push(waiter);
+      if (opts.maxWaitMs !== undefined) timer = setTimeout(() => giveUp('timeout'), opts.maxWaitMs);
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   leave(keyId: string): void {
@@ -58,6 +101,22 @@ export class KeyGate {
   size(keyId: string): { active: number; waiting: number } {
     const s = this.keys.get(keyId);
     return { active: s?.active ?? 0, waiting: s?.waiting.length ?? 0 };
+  }
+
+  /** Turns taken and waits pending over every key: zero whenever no call is in progress. */
+  total(): { active: number; waiting: number; keys: number } {
+    let active = 0;
+    let waiting = 0;
+    for (const s of this.keys.values()) {
+      active += s.active;
+      waiting += s.waiting.length;
+    }
+    return { active, waiting, keys: this.keys.size };
+  }
+
+  /** Drops a key's state once nothing of it is left. */
+  private forget(keyId: string, state: KeyState): void {
+    if (state.active === 0 && state.waiting.length === 0 && this.keys.get(keyId) === state) this.keys.delete(keyId);
   }
 
   private note(keyId: string): void {
@@ -88,8 +147,14 @@ export class KeyGate {
   /** Lets waiting calls of a key in, in order, while it is under its limit; each is handed its slot. */
   private admit(keyId: string, state: KeyState): void {
     while (state.waiting.length > 0 && state.active < this.limitFor(keyId, state)) {
+      const waiter = state.waiting.shift() as Waiter;
       this.take(state);
-      (state.waiting.shift() as () => void)();
+      if (!waiter.admit()) this.untake(state);
     }
+  }
+
+  private untake(state: KeyState): void {
+    state.active--;
+    if (state.active === 0) this.busy--;
   }
 }
