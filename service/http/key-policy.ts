@@ -61,6 +61,7 @@ export const PolicyFields = {
     .nullable()
     .optional(),
   max_call_seconds: z.number().int('must be a whole number of seconds').min(1, 'must be at least 1').max(14_400, 'must be at most 14400 (4 hours)').nullable().optional(),
+  max_call_legs: z.number().int('must be a whole number of legs').min(1, 'must be at least 1').max(50, 'must be at most 50').nullable().optional(),
   budget: z.string().regex(/^bud_[A-Za-z0-9]+$/, 'must be a budget id (bud_…)').nullable().optional(),
   stripe_accounts: z.array(z.string().regex(/^acct_[A-Za-z0-9]+$/, 'Stripe account ids look like acct_…')).max(100).nullable().optional(),
   metadata: z
@@ -116,6 +117,8 @@ export async function applyPolicy(current: KeyPolicy, input: PolicyInput, vendor
   set('timezone', input.timezone);
   if (input.max_call_seconds && vendor.id !== 'twilio') throw bad('max_call_seconds', 'applies only to Twilio keys');
   set('max_call_seconds', input.max_call_seconds);
+  if (input.max_call_legs && vendor.id !== 'twilio') throw bad('max_call_legs', 'applies only to Twilio keys');
+  set('max_call_legs', input.max_call_legs);
   set('alert_thresholds', input.alert_thresholds === null || input.alert_thresholds === undefined ? input.alert_thresholds : [...new Set(input.alert_thresholds)].sort());
   set('webhook_url', input.webhook_url);
   set('dedupe_ms', input.dedupe_window === undefined || input.dedupe_window === null ? input.dedupe_window : input.dedupe_window === 'off' ? 0 : parseDuration(input.dedupe_window));
@@ -134,6 +137,7 @@ export function policyView(p: KeyPolicy): Record<string, unknown> {
     ...(p.params ? { params: p.params } : {}),
     ...(p.rate_limit ? { rate_limit: p.rate_limit } : {}),
     ...(p.max_call_seconds !== undefined ? { max_call_seconds: p.max_call_seconds } : {}),
+    ...(p.max_call_legs !== undefined ? { max_call_legs: p.max_call_legs } : {}),
     alert_thresholds: p.alert_thresholds ?? [0.8],
     ...(p.webhook_url ? { webhook_url: p.webhook_url } : {}),
     dedupe_window: p.dedupe_ms === undefined ? '10m' : p.dedupe_ms === 0 ? 'off' : `${Math.round(p.dedupe_ms / 60_000)}m`,

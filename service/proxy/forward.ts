@@ -85,6 +85,8 @@ export class Upstreams {
       const v = res.headers[name];
       if (typeof v === 'string') headers[name] = v;
     }
+    // A redirect's status is returned, never followed, and its Location is not passed on (it could point the
+    // caller's client anywhere); any header that is passed is scrubbed of secrets like the body.
     const type = res.headers['content-type'];
     if (typeof type === 'string') headers['content-type'] = type;
     return { status: res.status, headers, body: res.body };

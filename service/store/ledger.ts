@@ -28,7 +28,9 @@ const SQL = {
               WHERE spend_windows.spent_micros + excluded.spent_micros <= ?
             RETURNING spent_micros`,
   spent: 'SELECT spent_micros FROM spend_windows WHERE subject_id = ? AND window_start = ?',
-  adjust: 'UPDATE spend_windows SET spent_micros = spent_micros + ? WHERE subject_id = ? AND window_start = ?',
+  // An upsert: a call reserved at $0 that the vendor reports as having moved money has no spend row yet.
+  adjust: `INSERT INTO spend_windows (subject_id, window_start, spent_micros) VALUES (?, ?, ?)
+           ON CONFLICT (subject_id, window_start) DO UPDATE SET spent_micros = spend_windows.spent_micros + excluded.spent_micros`,
   counted: `INSERT INTO counted_objects (workspace_id, vendor, object_id, counted_micros, updated_at) VALUES (?, ?, ?, ?, ?)
             ON CONFLICT (workspace_id, vendor, object_id) DO UPDATE
               SET counted_micros = counted_objects.counted_micros + excluded.counted_micros, updated_at = excluded.updated_at`,
@@ -257,7 +259,7 @@ export async function settle(db: Db, s: Settlement, outcome: AuditOutcome): Prom
   if (db.dialect === 'sqlite') {
     const complete = completion(outcome, s.auditId);
     await writes(db).run((conn) => {
-      if (delta !== 0 && s.reservedMicros > 0) for (const cap of s.caps) stmt(conn, SQL.adjust).run(delta, cap.subjectId, cap.windowStart);
+      if (delta !== 0) for (const cap of s.caps) stmt(conn, SQL.adjust).run(cap.subjectId, cap.windowStart, delta);
       if (s.counted && s.finalMicros > 0) stmt(conn, SQL.counted).run(s.counted.workspaceId, s.counted.vendor, s.counted.objectId.slice(0, 255), s.finalMicros, s.now);
       if (s.dedupe) stmt(conn, SQL.dedupeDone).run(s.dedupe.status, s.dedupe.response, s.dedupe.keyId, s.dedupe.hash, s.auditId);
       stmt(conn, complete.sql).run(complete.values);
@@ -266,7 +268,7 @@ export async function settle(db: Db, s: Settlement, outcome: AuditOutcome): Prom
   }
   await pgSettles(db).run({
     auditId: s.auditId,
-    adjust: delta !== 0 && s.reservedMicros > 0 ? s.caps.map((c) => [c.subjectId, c.windowStart, delta] as [string, string, number]) : [],
+    adjust: delta !== 0 ? s.caps.map((c) => [c.subjectId, c.windowStart, delta] as [string, string, number]) : [],
     ...(s.counted && s.finalMicros > 0 ? { counted: { ...s.counted, micros: s.finalMicros } } : {}),
     ...(s.dedupe ? { dedupe: s.dedupe } : {}),
     columns: completionColumns(outcome),

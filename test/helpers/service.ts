@@ -35,7 +35,7 @@ export function serviceEnv(store: TestStore, fake: FakeStripe | undefined, extra
   };
 }
 
-export async function startTestService(storeName: StoreName, fake?: FakeStripe, extra: Record<string, string> = {}, extras: Pick<Extras, 'clock' | 'publicRoutes'> = {}): Promise<TestService> {
+export async function startTestService(storeName: StoreName, fake?: FakeStripe, extra: Record<string, string> = {}, extras: Pick<Extras, 'clock' | 'publicRoutes' | 'log'> = {}): Promise<TestService> {
   const store = await createTestStore(storeName);
   const config = loadConfig(serviceEnv(store, fake, extra));
   const running = await startServer(config, { log: pino({ level: 'silent' }), announce: () => undefined, ...extras });

@@ -10,6 +10,7 @@ import { migration as m004 } from './004-audit-indexes-and-webhooks';
 import { migration as m005 } from './005-policy-epoch';
 import { migration as m006 } from './006-pg-batches';
 import { migration as m007 } from './007-object-locks';
+import { migration as m008 } from './008-settle-upserts';
 import type { Migration } from './types';
 
 const migrations: Record<string, Migration> = {
@@ -20,6 +21,7 @@ const migrations: Record<string, Migration> = {
   '005_policy_epoch': m005,
   '006_pg_batches': m006,
   '007_object_locks': m007,
+  '008_settle_upserts': m008,
 };
 
 const source: Knex.MigrationSource<string> = {
