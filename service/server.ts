@@ -26,6 +26,8 @@ import { createRegistry } from './vendors/registry';
 export interface Running {
   server: Server;
   db: Db;
+  /** The per-key turns of this instance (for metrics and tests). */
+  gate: KeyGate;
   url: string;
   /** Resolves once the settlements of calls answered so far have been written. */
   settled(): Promise<void>;
@@ -102,6 +104,7 @@ export async function startServer(config: Config, opts: Extras = {}): Promise<Ru
     await db.knex.raw('PRAGMA wal_autocheckpoint = 0');
     checkpointer = new SqliteCheckpointer(config.store.path, (message) => log.warn({ err: message }, 'SQLite checkpoint failed'));
   }
+  const gate = new KeyGate(config.maxInflightPerKey);
   const app = createApp({
     db,
     registry,
@@ -114,7 +117,7 @@ export async function startServer(config: Config, opts: Extras = {}): Promise<Ru
     redactor,
     webhooks: config.webhooks,
     webhookSecret,
-    gate: new KeyGate(config.maxInflightPerKey),
+    gate,
     turnWaitMs: config.turnWaitMs,
     bodyTimeoutMs: config.bodyTimeoutMs,
     // A lease outlives the lookups, the forward and the settlement of the call that holds it.
@@ -151,6 +154,7 @@ export async function startServer(config: Config, opts: Extras = {}): Promise<Ru
   return {
     server,
     db,
+    gate,
     url,
     settled: () => settlementsDone(db),
     async close() {
