@@ -54,6 +54,8 @@ const EnvSchema = z.object({
   KEYBRAKE_MAX_INFLIGHT_PER_KEY: positiveInt(8),
   KEYBRAKE_TURN_WAIT_MS: positiveInt(15_000),
   KEYBRAKE_BODY_TIMEOUT_MS: positiveInt(10_000),
+  KEYBRAKE_RECONCILE_POLL_MS: positiveInt(15_000),
+  KEYBRAKE_RECONCILE_DELAY_MS: positiveInt(60_000),
   KEYBRAKE_WORKERS: z.union([z.literal('auto'), z.coerce.number().int().min(1).max(64)], { errorMap: () => ({ message: 'auto or a number of processes from 1 to 64' }) }).default(1),
   KEYBRAKE_WEBHOOK_BACKOFF_MS: positiveInt(5_000),
   KEYBRAKE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -93,6 +95,10 @@ export interface Config {
   turnWaitMs: number;
   /** How long a request body may take to arrive (408 past it). */
   bodyTimeoutMs: number;
+  /** How often the reconciler looks for calls whose outcome is unknown. */
+  reconcilePollMs: number;
+  /** How long after an unknown outcome the vendor is first asked (doubled per attempt). */
+  reconcileDelayMs: number;
   /** Processes serving the port (node:cluster); 'auto' is one per CPU core. */
   workers: number | 'auto';
   /** First retry delay; doubled on each failure, at most an hour. */
@@ -177,6 +183,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     maxInflightPerKey: e.KEYBRAKE_MAX_INFLIGHT_PER_KEY,
     turnWaitMs: e.KEYBRAKE_TURN_WAIT_MS,
     bodyTimeoutMs: e.KEYBRAKE_BODY_TIMEOUT_MS,
+    reconcilePollMs: e.KEYBRAKE_RECONCILE_POLL_MS,
+    reconcileDelayMs: e.KEYBRAKE_RECONCILE_DELAY_MS,
     workers: e.KEYBRAKE_WORKERS,
     webhookBackoffMs: e.KEYBRAKE_WEBHOOK_BACKOFF_MS,
     webhooks: file.webhooks,

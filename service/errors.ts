@@ -16,6 +16,7 @@ export const ERROR_STATUS = {
   total_cap_exceeded: 429,
   rate_limited: 429,
   duplicate_in_flight: 409,
+  duplicate_reconciling: 409,
   object_busy: 409,
   bad_request: 400,
   request_timeout: 408,

@@ -9,6 +9,7 @@ import type { Config } from './config';
 import { randomBytes } from 'node:crypto';
 import { deriveKey, parseKey32, SecretBox } from './crypto';
 import { WebhookWorker } from './alerts/worker';
+import { Reconciler } from './reconcile/worker';
 import { Redactor } from './proxy/redact';
 import { KeyGate } from './http/key-gate';
 import { Metrics } from './http/metrics';
@@ -16,6 +17,7 @@ import { purgeAudit } from './store/audit-query';
 import { Upstreams } from './proxy/forward';
 import { ensureGeneratedAdminKey } from './store/admin-keys';
 import { purgeExpired, settlementsDone } from './store/ledger';
+import { purgeLocks } from './store/object-locks';
 import { openDb, warmPool, type Db } from './store/db';
 import { SqliteCheckpointer } from './store/sqlite-checkpointer';
 import { migrate } from './store/migrations';
@@ -28,6 +30,8 @@ export interface Running {
   db: Db;
   /** The per-key turns of this instance (for metrics and tests). */
   gate: KeyGate;
+  /** The reconciler of calls whose outcome is unknown (tests run its passes). */
+  reconciler: Reconciler;
   url: string;
   /** Resolves once the settlements of calls answered so far have been written. */
   settled(): Promise<void>;
@@ -105,6 +109,9 @@ export async function startServer(config: Config, opts: Extras = {}): Promise<Ru
     checkpointer = new SqliteCheckpointer(config.store.path, (message) => log.warn({ err: message }, 'SQLite checkpoint failed'));
   }
   const gate = new KeyGate(config.maxInflightPerKey);
+  // A call's lookups, forward and settlement take no longer than this: an object lease outlives it, and a row
+  // still unsettled after it was lost.
+  const longestCall = config.connectTimeoutMs + 2 * config.upstreamTimeoutMs + 10_000;
   const app = createApp({
     db,
     registry,
@@ -120,8 +127,8 @@ export async function startServer(config: Config, opts: Extras = {}): Promise<Ru
     gate,
     turnWaitMs: config.turnWaitMs,
     bodyTimeoutMs: config.bodyTimeoutMs,
-    // A lease outlives the lookups, the forward and the settlement of the call that holds it.
-    objectLockMs: config.connectTimeoutMs + 2 * config.upstreamTimeoutMs + 10_000,
+    objectLockMs: longestCall,
+    reconcileDelayMs: config.reconcileDelayMs,
     metrics: new Metrics(),
     pricing: { fx: config.fx, prices: config.prices },
     maxBodyBytes: config.maxBodyBytes,
@@ -139,6 +146,7 @@ export async function startServer(config: Config, opts: Extras = {}): Promise<Ru
   const purge = setInterval(() => {
     void (async () => {
       await purgeExpired(db, Date.now());
+      await purgeLocks(db, Date.now());
       const before = Date.now() - config.auditRetentionDays * 86_400_000;
       for (let i = 0; i < 20 && (await purgeAudit(db, before, 500)) === 500; i++) await new Promise((r) => setTimeout(r, 50));
     })().catch((err: Error) => log.warn({ err: err.message }, 'housekeeping failed'));
@@ -146,6 +154,21 @@ export async function startServer(config: Config, opts: Extras = {}): Promise<Ru
   purge.unref();
   const worker = new WebhookWorker({ db, log, secret: webhookSecret, globals: config.webhooks, pollMs: config.webhookPollMs, backoffMs: config.webhookBackoffMs, maxAttempts: 10, clock });
   worker.start();
+  const reconciler = new Reconciler({
+    db,
+    registry,
+    credentials,
+    upstreams,
+    pricing: { fx: config.fx, prices: config.prices },
+    box,
+    log,
+    clock,
+    pollMs: config.reconcilePollMs,
+    delayMs: config.reconcileDelayMs,
+    maxAttempts: 12,
+    lostAfterMs: longestCall + 60_000,
+  });
+  reconciler.start();
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
@@ -157,9 +180,11 @@ export async function startServer(config: Config, opts: Extras = {}): Promise<Ru
     gate,
     url,
     settled: () => settlementsDone(db),
+    reconciler,
     async close() {
       clearInterval(purge);
       await worker.stop();
+      await reconciler.stop();
       // Stop accepting, let calls in progress finish, and close what stays open after a grace period (a browser's
       // pre-connected socket, say) so that shutdown cannot hang.
       await new Promise<void>((ok) => {

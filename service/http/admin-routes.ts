@@ -18,7 +18,9 @@ import type { VendorRegistry } from '../vendors/registry';
 import type { VendorAdapter } from '../vendors/types';
 import { enqueue, keyEvent, type GlobalTarget } from '../alerts/events';
 import type { Redactor } from '../proxy/redact';
-import { createAuditRouter } from './audit-routes';
+import { auditView, createAuditRouter } from './audit-routes';
+import { createReconcileRouter } from './reconcile-routes';
+import { auditById } from '../store/audit-query';
 import type { Metrics } from './metrics';
 import { createBudgetRouter } from './budget-routes';
 import { applyPolicy, PolicyFields, policyView, usd } from './key-policy';
@@ -307,6 +309,18 @@ export function createAdminRouter(deps: AdminDeps): Router {
 
   router.use(createBudgetRouter({ db, clock, workspace: ws }));
   router.use(createAuditRouter({ db, redactor: deps.redactor, workspace: ws }));
+  router.use(
+    createReconcileRouter({
+      db,
+      box: deps.box,
+      clock,
+      workspace: ws,
+      view: async (id, workspace) => {
+        const row = await auditById(db, workspace, id);
+        return row ? auditView(row) : undefined;
+      },
+    }),
+  );
 
   return router;
 }

@@ -29,6 +29,7 @@ const filterFields = {
   conversation_id: z.string().optional(),
   from: instant,
   to: instant,
+  reconcile: z.enum(['pending', 'manual', 'settled', 'released', 'any']).optional(),
 };
 
 const AuditQuery = z
@@ -51,6 +52,7 @@ function toFilter(q: z.infer<typeof AuditQuery> | z.infer<typeof UsageQuery>): A
   if (q.conversation_id !== undefined) f.conversationId = q.conversation_id;
   if (q.from !== undefined) f.from = q.from;
   if (q.to !== undefined) f.to = q.to;
+  if (q.reconcile !== undefined) f.reconcile = q.reconcile;
   return f;
 }
 
@@ -75,6 +77,10 @@ export function auditView(r: AuditRow): Record<string, unknown> {
     reserved_usd: usd(r.reserved_micros),
     settled_usd: usd(r.settled_micros),
     reconcile: Number(r.reconcile) === 1,
+    reconcile_state: r.reconcile_state,
+    reconcile_attempts: r.reconcile_attempts === null ? 0 : Number(r.reconcile_attempts),
+    reconcile_next_at: r.reconcile_next_at === null ? null : new Date(Number(r.reconcile_next_at)).toISOString(),
+    reconcile_note: r.reconcile_note,
     window: r.window_start,
     budget_id: r.budget_id,
     latency_ms: r.latency_ms,

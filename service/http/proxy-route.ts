@@ -22,6 +22,7 @@ import type { Db } from '../store/db';
 import type { StoredKey } from '../store/keys';
 import { releaseDedupe, reserveAndAudit, settle, settleLater, spentIn, type DedupeClaim } from '../store/ledger';
 import { unlock, type ObjectLock } from '../store/object-locks';
+import { markPending } from '../store/reconcile';
 import type { CredentialResolver } from '../vendors/credentials';
 import { microsToUsd } from '../vendors/currency';
 import type { VendorRegistry } from '../vendors/registry';
@@ -56,6 +57,8 @@ export interface ProxyDeps {
   metrics: Metrics;
   /** How long a call may hold a vendor object's lease (a crashed holder's lease lapses after this). */
   objectLockMs: number;
+  /** How long after an unknown outcome the vendor is first asked about it. */
+  reconcileDelayMs: number;
 }
 
 /** What a call came to, for GET /metrics. */
@@ -68,6 +71,23 @@ interface Outcome {
 const CORRELATION = { runId: 'x-keybrake-run-id', conversationId: 'x-keybrake-conversation-id', userRef: 'x-keybrake-user' } as const;
 const DEFAULT_DEDUPE_MS = 10 * 60_000;
 const STORE_DOWN = (): ApiError => new ApiError('store_unavailable', 'Keybrake cannot reach its database, so the call is refused (fail closed).');
+/** A dedupe claim whose call ended without a clear answer: its outcome is being reconciled. */
+const RECONCILING = 0;
+
+/**
+ * Runs a failed settlement again, with a growing pause, while the process lives: a settlement lost to a database
+ * blip is written once the database is back (and the reconciler catches those a stopped process never wrote).
+ */
+function retrier(): (work: () => Promise<void>) => void {
+  const attempts = new WeakMap<() => Promise<void>, number>();
+  return (work) => {
+    const n = (attempts.get(work) ?? 0) + 1;
+    attempts.set(work, n);
+    if (n > 30) return;
+    setTimeout(() => void work(), Math.min(60_000, 500 * 2 ** n)).unref();
+  };
+}
+
 /** The caller went away before the call was made: recorded, never answered. */
 const CLIENT_GONE = new ApiError('bad_request', 'The caller went away before the call was made; nothing was forwarded.');
 
@@ -149,6 +169,7 @@ export function createProxyHandler(deps: ProxyDeps) {
   const { db, log, clock } = deps;
   const keys = new KeyCache(db);
   const storeTrouble = new TroubleLog(log);
+  const retry = retrier();
   const scrubbers = new WeakMap<Record<string, string>, Scrubber>();
 
   /** The scrubber for a vendor's answers: every secret held for it (the one in use, and the environment's). */
@@ -365,7 +386,11 @@ export function createProxyHandler(deps: ProxyDeps) {
       const canonical = allowed ? allowed.request : 'error' in request ? undefined : request;
       const route = allowed?.route;
       const hasBody = canonical !== undefined && canonical.method !== 'GET' && canonical.method !== 'DELETE' && Object.keys(canonical.body).length > 0;
-      const forwardedBody = hasBody ? encodeBody(vendor, canonical.body, route) : undefined;
+      // What is priced (and compared for duplicates), and what is forwarded: the same request, but for the tag a vendor
+      // adapter adds so that the call can be found again if its answer is lost (Stripe: the audit id in metadata).
+      const plainBody = hasBody ? encodeBody(vendor, canonical.body, route) : undefined;
+      const marked = canonical && route && vendor.mark ? vendor.mark(canonical, route, auditId) : canonical;
+      const forwardedBody = marked && marked !== canonical ? encodeBody(vendor, marked.body, route) : plainBody;
       const rawPath = rawUrl.split('?')[0] ?? '';
       const upstreamPath = canonical ? (vendor.rewritePath && credentials ? vendor.rewritePath(canonical.path, credentials) : canonical.path) : rawPath;
       const queryString = canonical ? encodeForm(canonical.query) : '';
@@ -394,7 +419,7 @@ export function createProxyHandler(deps: ProxyDeps) {
         idempotencyKey: header(req, 'idempotency-key', 255),
         requestBody: canonical
           ? hasBody
-            ? truncate(auditedBody(deps.redactor, vendor, canonical.body, route, forwardedBody as string), deps.auditBodyBytes)
+            ? truncate(auditedBody(deps.redactor, vendor, (marked ?? canonical).body, route, forwardedBody as string), deps.auditBodyBytes)
             : null
           : body === 'too_large' || body.length === 0
             ? null
@@ -436,7 +461,8 @@ export function createProxyHandler(deps: ProxyDeps) {
       let dedupe: DedupeClaim | undefined;
       if (route?.class === 'priced' && micros > 0 && dedupeMs > 0) {
         const accountHeaders = ['stripe-account', 'stripe-context'].map((h) => canonical.headers[h] ?? '').join('|');
-        const hash = createHash('sha256').update(`${canonical.method} ${upstreamPath}?${queryString}\n${accountHeaders}\n${forwardedBody ?? ''}`).digest('hex');
+        const scope = canonical.headers[CORRELATION.runId] ?? '';
+  const hash = createHash('sha256').update(`${canonical.method} ${upstreamPath}?${queryString}\n${accountHeaders}\n${scope}\n${plainBody ?? ''}`).digest('hex');
         const idempotencyKey = `kb_${createHash('sha256').update(`${key.id}:${hash}:${now}`).digest('hex').slice(0, 48)}`;
         dedupe = { keyId: key.id, hash, now, cutoff: now - dedupeMs, auditId, idempotencyKey };
       }
@@ -446,15 +472,17 @@ export function createProxyHandler(deps: ProxyDeps) {
         budgetId: key.budget?.id ?? null,
         budgetWindow: limits.budgetWindow?.start ?? null,
         idempotencyKey: vendor.idempotencyHeader && dedupe ? dedupe.idempotencyKey : entry.idempotencyKey,
+        reservedCaps: micros > 0 ? JSON.stringify(limits.caps.map((c) => [c.subjectId, c.windowStart])) : null,
       };
       try {
         const guard = round < 2 ? { guard: { workspaceId: key.workspaceId, epoch: key.epoch } } : {};
         const reserved = await reserveAndAudit(db, { micros, caps: limits.caps, ...(limits.rate ? { rate: limits.rate } : {}), ...(dedupe ? { dedupe } : {}), ...guard }, reservedEntry, (refusal) => {
           if (refusal.kind === 'duplicate') {
-            const replay = refusal.original.status !== null;
-            return replay
-              ? { decision: 'allow', code: 'duplicate_replayed', status: refusal.original.status, message: `Identical to ${refusal.original.audit_id} within the dedupe window: its response was replayed, nothing was forwarded or charged.` }
-              : { code: 'duplicate_in_flight', status: 409, message: `Identical to ${refusal.original.audit_id}, which is still in progress: refused so that it is not charged twice.` };
+            const { status: was, audit_id: first } = refusal.original;
+            if (was === RECONCILING) return { code: 'duplicate_reconciling', status: 409, message: `Identical to ${first}, whose outcome is being reconciled with ${vendor.name}: refused so that it is not charged twice.` };
+            return was !== null
+              ? { decision: 'allow', code: 'duplicate_replayed', status: was, message: `Identical to ${first} within the dedupe window: its response was replayed, nothing was forwarded or charged.` }
+              : { code: 'duplicate_in_flight', status: 409, message: `Identical to ${first}, which is still in progress: refused so that it is not charged twice.` };
           }
           const err = refusalError(refusal, key, limits, micros, now);
           return { code: err.code, message: err.message, status: err.status };
@@ -469,6 +497,18 @@ export function createProxyHandler(deps: ProxyDeps) {
           const refusal = reserved.refusal;
           if (refusal.kind === 'duplicate') {
             const original = refusal.original;
+            if (original.status === RECONCILING) {
+              outcome.code = 'duplicate_reconciling';
+              return sendError(
+                res,
+                new ApiError(
+                  'duplicate_reconciling',
+                  `An identical call (${original.audit_id}) ended without a clear answer from ${vendor.name}, and Keybrake is asking ${vendor.name} whether it took effect. Do not retry now: once that is known, this same call gets the first one's answer, or goes through if the first never happened.`,
+                  { original_audit_id: original.audit_id },
+                ),
+                auditId,
+              );
+            }
             if (original.status !== null && original.response !== null) {
               const stored = JSON.parse(deps.box.open(original.response, `dedupe:${original.audit_id}`)) as { headers: Record<string, string>; body: string };
               log.debug({ ...logLine, decision: 'allow', code: 'duplicate_replayed', original: original.audit_id }, 'duplicate replayed');
@@ -540,9 +580,11 @@ export function createProxyHandler(deps: ProxyDeps) {
               finalMicros,
               now,
               ...(countedId ? { counted: { workspaceId: key.workspaceId, vendor: vendor.id, objectId: countedId } } : {}),
-              ...(dedupe && upstream && safe
-                ? { dedupe: { keyId: key.id, hash: dedupe.hash, status: upstream.status, response: deps.box.seal(JSON.stringify({ headers: safe.headers, body: safe.body.toString('base64') }), `dedupe:${auditId}`) } }
-                : {}),
+              ...(dedupe && reconcile
+                ? { dedupe: { keyId: key.id, hash: dedupe.hash, status: RECONCILING, response: null } }
+                : dedupe && upstream && safe
+                  ? { dedupe: { keyId: key.id, hash: dedupe.hash, status: upstream.status, response: deps.box.seal(JSON.stringify({ headers: safe.headers, body: safe.body.toString('base64') }), `dedupe:${auditId}`) } }
+                  : {}),
             },
             {
               status,
@@ -557,9 +599,12 @@ export function createProxyHandler(deps: ProxyDeps) {
             },
           );
           if (over > 0) await exceeded(key, limits, finalMicros, now);
+          if (reconcile) await markPending(db, auditId, now + deps.reconcileDelayMs, `${failure ? failure.message : `${vendor.name} answered ${status}`}; the reservation stands until ${vendor.name} is asked what happened`);
         } catch (err) {
-          // The reservation stands (over-counting, never under-counting); the row is left for reconciliation.
-          log.error({ ...logLine, err: (err as Error).message }, 'settlement failed; reservation kept');
+          // The reservation stands (over-counting, never under-counting) and the settlement is tried again; if the
+          // process stops first, the reconciler finds the row unsettled.
+          storeTrouble.note(err as Error, 'settlement failed; reservation kept, retrying');
+          retry(settlement);
         }
       };
       // A settlement that changes spend or completes a dedupe claim is committed before the answer (the next call,

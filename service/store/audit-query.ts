@@ -15,6 +15,8 @@ export interface AuditFilter {
   conversationId?: string;
   from?: number;
   to?: number;
+  /** pending: waiting for the reconciler or a person (manual included); or one state; any: every reconciled row. */
+  reconcile?: 'pending' | 'manual' | 'settled' | 'released' | 'any';
 }
 
 export interface AuditCursor {
@@ -26,6 +28,7 @@ export const AUDIT_COLUMNS = [
   'id', 'ts', 'key_id', 'key_label', 'vendor', 'method', 'path', 'decision', 'code', 'message', 'status', 'upstream_status',
   'estimated_micros', 'reserved_micros', 'settled_micros', 'reconcile', 'window_start', 'budget_id', 'latency_ms', 'run_id',
   'conversation_id', 'user_ref', 'idempotency_key', 'object_id', 'upstream_request_id', 'request_body', 'response_body',
+  'reconcile_state', 'reconcile_attempts', 'reconcile_next_at', 'reconcile_note',
 ] as const;
 
 export type AuditRow = Record<(typeof AUDIT_COLUMNS)[number], string | number | null>;
@@ -42,7 +45,14 @@ function filtered(db: Db, workspaceId: string, f: AuditFilter): Knex.QueryBuilde
   if (f.conversationId !== undefined) q.where('conversation_id', f.conversationId);
   if (f.from !== undefined) q.where('ts', '>=', f.from);
   if (f.to !== undefined) q.where('ts', '<', f.to);
+  if (f.reconcile === 'pending') q.whereIn('reconcile_state', ['pending', 'manual']);
+  else if (f.reconcile === 'any') q.whereNotNull('reconcile_state');
+  else if (f.reconcile !== undefined) q.where('reconcile_state', f.reconcile);
   return q;
+}
+
+export async function auditById(db: Db, workspaceId: string, id: string): Promise<AuditRow | undefined> {
+  return (await db.knex('audit_log').where({ workspace_id: workspaceId, id }).first(AUDIT_COLUMNS as unknown as string[])) as AuditRow | undefined;
 }
 
 /** Newest first; `before` continues after the last row of the previous page. */

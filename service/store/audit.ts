@@ -29,6 +29,8 @@ export interface AuditEntry {
   userRef: string | null;
   idempotencyKey: string | null;
   requestBody: string | null;
+  /** The spend rows a reservation was made against, as JSON `[[subject, window], …]` (for reconciling it later). */
+  reservedCaps?: string | null;
 }
 
 export async function insertAudit(q: Knex | Knex.Transaction, e: AuditEntry): Promise<void> {
@@ -46,7 +48,7 @@ export async function writeAudit(db: Db, e: AuditEntry): Promise<void> {
 const AUDIT_COLUMNS = [
   'id', 'workspace_id', 'ts', 'key_id', 'key_label', 'vendor', 'method', 'path', 'decision', 'code', 'message',
   'estimated_micros', 'reserved_micros', 'window_start', 'budget_id', 'budget_window', 'status', 'latency_ms',
-  'run_id', 'conversation_id', 'user_ref', 'idempotency_key', 'request_body', 'reconcile',
+  'run_id', 'conversation_id', 'user_ref', 'idempotency_key', 'request_body', 'reconcile', 'reserved_caps',
 ] as const;
 
 /** The INSERT of one audit row, one `?` per column: a constant, so that a statement cache finds it at once. */
@@ -57,7 +59,7 @@ export function auditValues(e: AuditEntry): (string | number | null)[] {
   return [
     e.id, e.workspaceId, e.ts, e.keyId, e.keyLabel, e.vendor, e.method, e.path, e.decision, e.code, e.message,
     e.estimatedMicros, e.reservedMicros, e.windowStart, e.budgetId, e.budgetWindow, e.status, e.latencyMs,
-    e.runId, e.conversationId, e.userRef, e.idempotencyKey, e.requestBody, 0,
+    e.runId, e.conversationId, e.userRef, e.idempotencyKey, e.requestBody, 0, e.reservedCaps ?? null,
   ];
 }
 

@@ -14,7 +14,7 @@ const SQL = {
           ON CONFLICT (key_id, request_hash) DO UPDATE
             SET created_at = excluded.created_at, audit_id = excluded.audit_id, idempotency_key = excluded.idempotency_key,
                 status = NULL, response = NULL
-            WHERE dedupe.created_at < ?
+            WHERE dedupe.created_at < ? AND (dedupe.status IS NULL OR dedupe.status <> 0)
           RETURNING audit_id`,
   claimed: 'SELECT audit_id, idempotency_key, status, response FROM dedupe WHERE key_id = ? AND request_hash = ?',
   rate: `INSERT INTO rate_windows (subject_id, window_start, requests, expires_at) VALUES (?, ?, 1, ?)
@@ -244,8 +244,8 @@ export interface Settlement {
   finalMicros: number;
   /** The vendor object this call counted toward (its final amount is added). */
   counted?: { workspaceId: string; vendor: string; objectId: string };
-  /** The dedupe claim to complete with the response, for replays. */
-  dedupe?: { keyId: string; hash: string; status: number; response: string };
+  /** The dedupe claim to complete with the response, for replays (status 0, no response: being reconciled). */
+  dedupe?: { keyId: string; hash: string; status: number; response: string | null };
   now: number;
 }
 

@@ -42,7 +42,7 @@ export interface PgSettle {
   /** Spend adjustments: (subject, window, delta). */
   adjust: [string, string, number][];
   counted?: { workspaceId: string; vendor: string; objectId: string; micros: number };
-  dedupe?: { keyId: string; hash: string; status: number; response: string };
+  dedupe?: { keyId: string; hash: string; status: number; response: string | null };
   columns: Record<string, string | number | null>;
 }
 

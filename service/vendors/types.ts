@@ -136,6 +136,33 @@ export interface KeyPolicy {
   budget?: string;
 }
 
+/** A call whose outcome is unknown, as the reconciler sees it (from its audit row). */
+export interface ReconcileRow {
+  id: string;
+  method: string;
+  /** The path the vendor received (with Twilio's real Account SID). */
+  path: string;
+  ts: number;
+  /** The body as forwarded and audited (possibly redacted or truncated). */
+  requestBody: string | null;
+  reservedMicros: number;
+}
+
+/** What asking the vendor found out. */
+export type ReconcileFinding =
+  | { kind: 'done'; micros: number; note: string; objectId?: string; response?: unknown }
+  | { kind: 'not_done'; note: string }
+  /** The vendor could not say (it is down, or its list does not reach back far enough): ask again later. */
+  | { kind: 'unknown'; note: string }
+  /** There is no way to look this call up: a person must settle or release it. */
+  | { kind: 'manual'; note: string };
+
+/** A GET to the vendor with the real credentials. */
+export type VendorGet = (pathAndQuery: string) => Promise<{ status: number; body: unknown }>;
+
+/** Which of these vendor object ids other calls' audit rows already claim (a match by parameters must skip them). */
+export type Claimed = (objectIds: string[]) => Promise<Set<string>>;
+
 /** What a vendor knows about the types of its request fields, so that `min`/`max` on a text field is refused. */
 export type FieldType = 'number' | 'string' | 'boolean';
 
@@ -196,4 +223,14 @@ export interface VendorAdapter {
   releasesReservation(status: number): boolean;
   /** The vendor's object id in a response body, e.g. `pi_…`. */
   objectId(response: unknown): string | undefined;
+  /**
+   * Tags a money-moving call so that it can be found later if its outcome is lost (Stripe: the audit id in
+   * `metadata`, a field that changes no price). Returns the request to forward.
+   */
+  mark?(req: CanonicalRequest, route: VendorRoute, auditId: string): CanonicalRequest;
+  /**
+   * Asks the vendor what became of a call whose outcome is unknown, with GETs only: a repeated request is not a
+   * lookup (it could perform a call that never reached the vendor).
+   */
+  reconcile?(row: ReconcileRow, get: VendorGet, ctx: PricingContext, claimed: Claimed): Promise<ReconcileFinding>;
 }

@@ -24,6 +24,8 @@ export interface World {
   /** Every answer a caller received (headers and body), to search for secrets. */
   answers: string[];
   secrets: string[];
+  /** The environment both instances were started with. */
+  env: Record<string, string>;
 }
 
 export type Reply = Awaited<ReturnType<typeof call>>;
@@ -64,6 +66,7 @@ export function useWorld(storeName: StoreName, extraEnv: Record<string, string> 
       KEYBRAKE_UPSTREAM_RESEND: world.resend.url,
       ...extraEnv,
     };
+    world.env = env;
     world.secrets = [world.stripe.secret, world.twilio.secret, world.resend.secret, Buffer.from(`${world.twilio.sid}:${world.twilio.secret}`).toString('base64')];
     world.svc = await startTestService(storeName, undefined, env, { log: capture(world.logs) });
     world.twin = await startServer(loadConfig(serviceEnv(world.svc.store, undefined, env)), { log: capture(world.logs), announce: () => undefined });

@@ -36,7 +36,7 @@ describeEachStore('adversarial: objects that change under a priced call', (store
       expect(billed).toBe(1_000_000);
     }
     expect(confirmedAtOneDollar).toBe(50);
-  });
+  }, 240_000);
 
   test('an update that raises the amount is priced by what it adds; the confirm after it adds nothing', async () => {
     const { billed, counted } = await attempt(world, 'stripe', 100, async (a) => {

@@ -47,8 +47,8 @@ describeEachStore('audit trail', (storeName) => {
     expect(allowed.request_body).toBe(expected);
     expect(JSON.parse(String(allowed.response_body))).toMatchObject({ id: ok.body.id, amount: 2000, client_secret: '[redacted]' });
     expect(allowed).toMatchObject({ label: 'conv-audit', run_id: 'run-77', conversation_id: 'conv-77', object_id: ok.body.id, settled_usd: 20, estimated_usd: 20, method: 'POST', path: '/v1/payment_intents' });
-    expect(data[1]!.request_body).toBe('amount=2000&currency=usd&description=again');
-    expect(data[0]).toMatchObject({ reconcile: true, settled_usd: null, reserved_usd: 1, request_body: 'amount=100&currency=usd' });
+    expect(data[1]!.request_body).toBe(`amount=2000&currency=usd&description=again&metadata[keybrake_audit_id]=${String(data[1]!.id)}`);
+    expect(data[0]).toMatchObject({ reconcile: true, reconcile_state: 'pending', settled_usd: null, reserved_usd: 1, request_body: `amount=100&currency=usd&metadata[keybrake_audit_id]=${String(data[0]!.id)}` });
     const everything = JSON.stringify(await (await svc.db()).knex('audit_log').select());
     for (const secret of ['4242424242424242', 'ann@example.com', key.vault_key, fake.secret]) expect(everything).not.toContain(secret);
   });

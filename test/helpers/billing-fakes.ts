@@ -37,6 +37,13 @@ export interface BillingFake {
   billed(): number;
   /** Milliseconds to hold a request before answering it. */
   delay: ((r: Seen) => number) | undefined;
+  /**
+   * A lost answer: 'after' does what the request asks and never answers; 'before' never answers and never does it
+   * (the request did not get through).
+   */
+  lose: ((r: Seen) => 'after' | 'before' | undefined) | undefined;
+  /** Every request answered 503 while set (the vendor is down). */
+  down: boolean;
   close(): Promise<void>;
 }
 
@@ -64,7 +71,12 @@ export async function startBillingFake(secret: string, answer: (r: Seen) => Answ
     received,
     billed: () => received.reduce((a, r) => a + r.billed, 0),
     delay: undefined,
-    close: () => new Promise((ok) => server.close(() => ok())),
+    lose: undefined,
+    down: false,
+    close: () => new Promise((ok) => {
+      server.closeAllConnections();
+      server.close(() => ok());
+    }),
   };
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -74,6 +86,14 @@ export async function startBillingFake(secret: string, answer: (r: Seen) => Answ
       const url = new URL(req.url ?? '/', 'http://fake');
       const r: Seen = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, body, params: parse(req.headers['content-type'], body), billed: 0 };
       received.push(r);
+      if (fake.down) {
+        res.writeHead(503, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { message: 'Service Unavailable' } }));
+        return;
+      }
+      const lost = fake.lose?.(r);
+      if (lost === 'after') r.billed = answer(r).billed ?? 0;
+      if (lost) return;
       const reply = (): void => {
         const out = answer(r);
         r.billed = out.billed ?? 0;
@@ -102,8 +122,14 @@ const stripeError = (status: number, message: string): Answer => ({ status, body
 export async function startStripeBooks(secret = 'sk_test_books_0123456789'): Promise<BillingFake & { objects: Map<string, Record<string, unknown>> }> {
   const objects = new Map<string, Record<string, unknown>>();
   let seq = 0;
+  let current: Seen | undefined;
   const make = (prefix: string, obj: Record<string, unknown>): Record<string, unknown> => {
-    const o = { id: `${prefix}_${++seq}`, ...obj };
+    const metadata: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(current?.params ?? {})) {
+      const m = /^metadata\[(.+)\]$/.exec(k);
+      if (m) metadata[m[1] as string] = v;
+    }
+    const o = { id: `${prefix}_${++seq}`, ...obj, created: Math.floor(Date.now() / 1000), metadata };
     objects.set(o.id, o);
     return o;
   };
@@ -111,6 +137,13 @@ export async function startStripeBooks(secret = 'sk_test_books_0123456789'): Pro
   const fake = await startBillingFake(secret, (r) => {
     const p = r.params;
     if (r.headers.authorization !== `Bearer ${secret}`) return stripeError(401, `Invalid API Key provided: ${String(r.headers.authorization)}`);
+    current = r;
+    if (r.method === 'GET' && /^\/v1\/(payment_intents|charges|refunds|transfers|payouts|topups)$/.test(r.path)) {
+      const type = ({ payment_intents: 'payment_intent', charges: 'charge', refunds: 'refund', transfers: 'transfers', payouts: 'payouts', topups: 'topups' } as Record<string, string>)[r.path.slice(4)];
+      const gte = Number(r.query.get('created[gte]') ?? 0);
+      const data = [...objects.values()].filter((o) => o.object === type && Number(o.created) >= gte).reverse();
+      return ok({ object: 'list', data, has_more: false });
+    }
     if (r.method === 'GET') {
       // A careless answer: an error that quotes the request's credentials, and an object with a client secret.
       if (r.path === '/v1/echo') return { status: 402, body: { error: { type: 'card_error', message: `Declined for ${String(r.headers.authorization)} (key ${secret})`, payment_intent: { id: 'pi_e', client_secret: 'pi_e_secret_zzz' } } } };
@@ -258,6 +291,7 @@ function smsBill(p: Record<string, unknown>): number {
 /** Twilio's 2010 API with its secrets; `remoteLegs` is what remote TwiML dials when a call runs a Url. */
 export async function startTwilioBooks(sid = 'AC' + 'b'.repeat(32), token = 'twilio_token_0123456789', opts: { remoteLegs?: number } = {}): Promise<BillingFake & { sid: string }> {
   let seq = 0;
+  const made: Record<string, unknown>[] = [];
   const fake = await startBillingFake(token, (r) => {
     const auth = `Basic ${Buffer.from(`${sid}:${token}`).toString('base64')}`;
     // A careless vendor: its errors echo the request's Authorization header and URL.
@@ -267,6 +301,11 @@ export async function startTwilioBooks(sid = 'AC' + 'b'.repeat(32), token = 'twi
     const json = m?.[3] !== '.xml' && (m?.[3] === '.json' || r.headers.accept === 'application/json');
     const reply = (obj: Record<string, unknown>, billed: number, status = 201): Answer =>
       json ? { status, body: obj, billed } : { status, body: null, text: `<TwilioResponse>${Object.entries(obj).map(([k, v]) => `<${k}>${String(v)}</${k}>`).join('')}</TwilioResponse>`, billed };
+    if (r.method === 'GET' && (resource === 'Messages' || resource === 'Calls')) {
+      const to = r.query.get('To');
+      const list = made.filter((x) => x.kind === resource && (to === null || x.to === to));
+      return { status: 200, body: { [resource.toLowerCase()]: list, page: 0 } };
+    }
     if (r.method === 'GET') {
       if (resource === '') return reply({ sid, auth_token: token, AuthToken: token, status: 'active' }, 0, 200);
       if (resource === 'Echo') {
@@ -276,7 +315,11 @@ export async function startTwilioBooks(sid = 'AC' + 'b'.repeat(32), token = 'twi
       }
       return reply({ sid: `XX${++seq}`, uri: r.path }, 0, 200);
     }
-    if (resource === 'Messages') return reply({ sid: `SM${++seq}`, to: r.params.To, num_segments: String(new SegmentedMessage(String(r.params.Body ?? '')).segmentsCount), status: 'queued' }, smsBill(r.params));
+    if (resource === 'Messages') {
+      const msg = { sid: `SM${++seq}`, to: r.params.To, from: r.params.From, body: r.params.Body, num_segments: String(new SegmentedMessage(String(r.params.Body ?? '')).segmentsCount), status: 'queued', date_created: new Date().toUTCString(), price: null, price_unit: 'USD' };
+      made.push({ ...msg, kind: 'Messages' });
+      return reply(msg, smsBill(r.params));
+    }
     if (resource === 'Calls') return reply({ sid: `CA${++seq}`, to: r.params.To, status: 'queued' }, callBill(r.params, opts.remoteLegs ?? 1));
     if (resource === 'Keys' || resource === 'SigningKeys') return reply({ sid: `SK${++seq}`, secret: `key_secret_${seq}` }, 0);
     if (resource === '' || r.path === '/2010-04-01/Accounts.json') return reply({ sid: `AC${++seq}`, auth_token: `sub_token_${seq}` }, 0);
@@ -301,11 +344,18 @@ function recipients(email: Record<string, unknown>): number {
 export async function startResendBooks(key = 're_books_0123456789'): Promise<BillingFake> {
   let seq = 0;
   const per = BUILTIN_PRICES.resend.per_email;
+  const sent: Record<string, unknown>[] = [];
+  const keep = (e: Record<string, unknown>, id: string): void => void sent.unshift({ id, to: Array.isArray(e.to) ? e.to : [e.to], subject: e.subject, created_at: new Date().toISOString() });
   return startBillingFake(key, (r) => {
+    if (r.method === 'GET' && r.path === '/emails') return { status: 200, body: { object: 'list', data: sent, has_more: false } };
     if (r.headers.authorization !== `Bearer ${key}`) return { status: 401, body: { statusCode: 401, name: 'invalid_api_key', message: `API key is invalid: ${String(r.headers.authorization)}` } };
     if (r.method === 'GET' && r.path === '/echo') return { status: 422, body: { statusCode: 422, name: 'validation_error', message: `Bad request with ${String(r.headers.authorization)}`, token: 're_leaked_token' } };
     if (r.method === 'GET') return { status: 200, body: { object: 'list', data: [] } };
-    if (r.path === '/emails') return { status: 200, body: { id: `em_${++seq}` }, billed: Math.ceil(recipients(r.params) * per * 1e6) };
+    if (r.path === '/emails') {
+      const id = `em_${++seq}`;
+      keep(r.params, id);
+      return { status: 200, body: { id }, billed: Math.ceil(recipients(r.params) * per * 1e6) };
+    }
     if (r.path === '/emails/batch') {
       const emails = r.params as unknown as Record<string, unknown>[];
       return { status: 200, body: { data: emails.map(() => ({ id: `em_${++seq}` })) }, billed: Math.ceil(emails.reduce((a, e) => a + recipients(e), 0) * per * 1e6) };

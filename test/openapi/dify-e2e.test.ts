@@ -46,7 +46,7 @@ test('a generated tool, called the way Dify calls it, goes through the proxy and
   const created = await invokeLikeDify(doc, 'stripe_create_payment_intent', { amount: '2000', currency: 'usd', description: 'Order 42' }, key.vault_key);
   expect(created.status).toBe(200);
   const pi = JSON.parse(created.text) as { id: string };
-  expect(fake.received[fake.received.length - 1]!.body).toBe('amount=2000&currency=usd&description=Order%2042');
+  expect(fake.received[fake.received.length - 1]!.body).toMatch(/^amount=2000&currency=usd&description=Order%2042&metadata\[keybrake_audit_id\]=aud_\w{20}$/);
   const read = await invokeLikeDify(doc, 'stripe_get_payment_intent', { id: pi.id }, key.vault_key);
   expect([read.status, (JSON.parse(read.text) as { amount: number }).amount]).toEqual([200, 2000]);
   const before = fake.received.length;

@@ -112,7 +112,7 @@ describe('plugin tools against the running proxy', () => {
 
     const created = await runTool('stripe_create_payment_intent', { credentials, conversation_id: 'conv-42', parameters: { amount: 2000.0, currency: 'usd', confirm: false, vault_key: perConversation.vault_key } });
     expect(created[0]).toMatchObject({ type: 'json', message: { object: 'payment_intent', amount: 2000 } });
-    expect(fake.received[fake.received.length - 1]!.body).toBe('amount=2000&currency=usd&confirm=false');
+    expect(fake.received[fake.received.length - 1]!.body).toMatch(/^amount=2000&currency=usd&confirm=false&metadata\[keybrake_audit_id\]=aud_\w{20}$/);
     const id = (created[0]!.message as { id: string }).id;
     const read = await runTool('stripe_get_payment_intent', { credentials, parameters: { id, vault_key: perConversation.vault_key } });
     expect(read[0]).toMatchObject({ type: 'json', message: { id } });

@@ -56,7 +56,8 @@ describeEachStore('proxy flow', (storeName) => {
     expect(first.body.amount).toBe(12000);
     const sent = fake.received[fake.received.length - 1]!;
     expect(sent.headers.authorization).toBe(`Bearer ${fake.secret}`);
-    expect(sent.body).toBe('amount=12000&currency=usd&metadata[order]=42&expand[0]=latest_charge');
+    // Exactly what was priced, plus the audit id in metadata (it changes no price; the reconciler finds the call by it).
+    expect(sent.body).toBe(`amount=12000&currency=usd&metadata[order]=42&metadata[keybrake_audit_id]=${String(first.headers.get('x-keybrake-audit-id'))}&expand[0]=latest_charge`);
     expect(Object.keys(sent.headers).filter((h) => h.startsWith('x-keybrake') || h === 'cookie')).toEqual([]);
     expect(JSON.stringify(sent.headers)).not.toContain(key.vault_key);
     expect(first.headers.get('x-internal-secret-header')).toBeNull();
@@ -66,7 +67,7 @@ describeEachStore('proxy flow', (storeName) => {
     expect(second.status).toBe(200);
     const sent2 = fake.received[fake.received.length - 1]!;
     expect(sent2.headers['content-type']).toBe('application/x-www-form-urlencoded');
-    expect(sent2.body).toBe('amount=5000&currency=usd&source=tok_visa');
+    expect(sent2.body).toBe(`amount=5000&currency=usd&source=tok_visa&metadata[keybrake_audit_id]=${String(second.headers.get('x-keybrake-audit-id'))}`);
 
     const shown = await svc.admin().get(`/vault/keys/${key.id}`);
     expect(shown.status).toBe(200);
@@ -99,7 +100,7 @@ describeEachStore('proxy flow', (storeName) => {
       ['deny', 'daily_cap_exceeded', 429],
     ]);
     expect(rows[0]).toMatchObject({ run_id: 'run-1', conversation_id: 'conv-123', user_ref: 'u-9', object_id: 'pi_1', settled_micros: 120_000_000 });
-    expect(rows[0]!.request_body).toBe('amount=12000&currency=usd&metadata[order]=42&expand[0]=latest_charge');
+    expect(rows[0]!.request_body).toBe(`amount=12000&currency=usd&metadata[order]=42&metadata[keybrake_audit_id]=${rows[0]!.id}&expand[0]=latest_charge`);
     expect(rows[0]!.response_body).toContain('"client_secret":"[redacted]"');
     const everything = JSON.stringify(await (await svc.db()).knex('audit_log').select());
     expect(everything).not.toContain(key.vault_key);

@@ -29,7 +29,7 @@ describeEachStore('official stripe client through the proxy', (storeName) => {
     expect(pi.id).toMatch(/^pi_/);
     expect(pi.amount).toBe(2000);
     const sent = fake.received[fake.received.length - 1]!;
-    expect(sent.body).toBe('amount=2000&currency=usd&metadata[order]=42&expand[0]=latest_charge');
+    expect(sent.body).toMatch(/^amount=2000&currency=usd&metadata\[order\]=42&metadata\[keybrake_audit_id\]=aud_[A-Za-z0-9]{20}&expand\[0\]=latest_charge$/);
     // The SDK's random key is replaced by one derived from the vault key and the request (duplicate protection).
     expect(sent.headers['idempotency-key']).toMatch(/^kb_[0-9a-f]{48}$/);
     expect(sent.headers['stripe-version']).toBeDefined();

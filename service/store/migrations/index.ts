@@ -11,6 +11,7 @@ import { migration as m005 } from './005-policy-epoch';
 import { migration as m006 } from './006-pg-batches';
 import { migration as m007 } from './007-object-locks';
 import { migration as m008 } from './008-settle-upserts';
+import { migration as m009 } from './009-reconciliation';
 import type { Migration } from './types';
 
 const migrations: Record<string, Migration> = {
@@ -22,6 +23,7 @@ const migrations: Record<string, Migration> = {
   '006_pg_batches': m006,
   '007_object_locks': m007,
   '008_settle_upserts': m008,
+  '009_reconciliation': m009,
 };
 
 const source: Knex.MigrationSource<string> = {

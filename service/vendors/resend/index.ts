@@ -1,5 +1,6 @@
 // Resend (https://resend.com/docs/api-reference): JSON bodies, bearer API key, billed per recipient.
 import type { VendorAdapter } from '../types';
+import { reconcileResend } from './reconcile';
 import { resendRoutes } from './classification';
 
 export const resend: VendorAdapter = {
@@ -20,6 +21,7 @@ export const resend: VendorAdapter = {
   // A new API key's `token`, a webhook's `signing_secret` (resend.yaml).
   scrubFields: ['token', 'signing_secret'],
   // Resend's 4xx answers (validation, auth, idempotency conflicts, rate limits) send nothing.
+  reconcile: reconcileResend,
   releasesReservation: (status) => status >= 400 && status < 500,
   objectId(response) {
     if (typeof response !== 'object' || response === null) return undefined;

@@ -1,5 +1,6 @@
 // Stripe (https://docs.stripe.com/api): form-encoded v1 bodies, bearer secret key, amounts in minor units.
 import type { VendorAdapter } from '../types';
+import { markStripe, reconcileStripe } from './reconcile';
 import { stripeRoutes } from './classification';
 
 export { priceAmount } from './pricing';
@@ -66,6 +67,8 @@ export const stripe: VendorAdapter = {
     return undefined;
   },
   // Stripe: 4xx means the request failed without effect (https://docs.stripe.com/api/errors); 5xx may have acted.
+  mark: markStripe,
+  reconcile: reconcileStripe,
   releasesReservation: (status) => status >= 400 && status < 500,
   objectId(response) {
     if (typeof response !== 'object' || response === null) return undefined;

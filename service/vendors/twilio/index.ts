@@ -2,6 +2,7 @@
 // with the Account SID, which also appears in every path. Callers need not know the SID: whatever they put in
 // the path (the generated tools write `self`) is replaced by the real one.
 import type { VendorAdapter } from '../types';
+import { reconcileTwilio } from './reconcile';
 import { routeSegments, twilioRoutes } from './classification';
 
 export { prepareCall, priceCall, priceMessage } from './pricing';
@@ -33,6 +34,7 @@ export const twilio: VendorAdapter = {
   scrubFields: ['auth_token', 'secret', 'password', 'credential', 'AuthToken', 'Secret', 'Password', 'Credential'],
   fieldTypes: { To: 'string', From: 'string', Body: 'string', MessagingServiceSid: 'string', TimeLimit: 'number', Timeout: 'number' },
   // Twilio's 4xx (validation, auth, 429) create no message or call; 5xx may have.
+  reconcile: reconcileTwilio,
   releasesReservation: (status) => status >= 400 && status < 500,
   objectId(response) {
     const sid = (response as { sid?: unknown } | null)?.sid;
