@@ -4,6 +4,7 @@ import { call, useStripeService, type TestService } from '../helpers/service';
 import { describeEachStore } from '../helpers/stores';
 
 interface AuditRow {
+  id: string;
   key_id: string | null;
   decision: string;
   code: string | null;
