@@ -111,3 +111,24 @@ export async function openLoop(t: Target, rate: number, seconds: number, warmup 
   await Promise.all(ps.map((p) => p.close()));
   return summarize(lat, seconds, errors, statuses, total);
 }
+
+/**
+ * Like closedLoop, but the load generator stops dead after `seconds`: its connections are torn down with calls
+ * still in flight, as a client that gives up would. Returns how many calls it started.
+ */
+export async function abandonedLoop(t: Target, concurrency: number, seconds: number): Promise<number> {
+  const ps = pools(t, concurrency);
+  let started = 0;
+  const end = performance.now() + seconds * 1000;
+  const workers = Array.from({ length: concurrency }, async (_, w) => {
+    const pool = ps[w % ps.length] as Pool;
+    while (performance.now() < end) {
+      started++;
+      await once(pool, t).catch(() => undefined);
+    }
+  });
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  await Promise.all(ps.map((p) => p.destroy()));
+  await Promise.allSettled(workers);
+  return started;
+}

@@ -10,7 +10,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { cpuMeasurable, cpuNow, type CpuGroup } from './cpu';
-import { closedLoop, openLoop, type Result, type Target } from './load';
+import { abandonedLoop, closedLoop, openLoop, type Result, type Target } from './load';
 import { ADMIN, keybrakeArgs, keybrakeEnv, listening, plain, startProcess, tsx } from './processes';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -183,6 +183,23 @@ async function main(): Promise<void> {
     const ok = Math.abs(spent - vendor) < 1e-6 && rows === requests;
     failed ||= !ok;
     process.stdout.write(`${name.padEnd(8)} spend $${spent.toFixed(2)} vs accepted by the vendor $${vendor.toFixed(2)}; audit rows ${rows} vs requests ${requests}  ${ok ? 'ok' : 'MISMATCH'}\n`);
+  }
+  // A load generator that stops with calls in flight (its connections torn down mid-call) must leave every key
+  // usable: afterwards each key answers a call at once.
+  for (const [name, url, list] of [
+    ['sqlite', sqlite, keys.sqlite],
+    ['pg', pg1, keys.pg],
+  ] as const) {
+    const abandoned = await abandonedLoop(charge([url], '/stripe', vk(list)), 128, 2);
+    let stuck = 0;
+    await Promise.all(
+      list.map(async (k) => {
+        const res = await fetch(`${url}/stripe/v1/customers/cus_bench`, { headers: { authorization: `Bearer ${k.vault_key}` }, signal: AbortSignal.timeout(3000) }).catch(() => undefined);
+        if (!res || res.status !== 200) stuck++;
+      }),
+    );
+    failed ||= stuck > 0;
+    process.stdout.write(`${name.padEnd(8)} after ${abandoned} calls cut off in flight, ${list.length - stuck} of ${list.length} keys answer at once  ${stuck === 0 ? 'ok' : 'STUCK'}\n`);
   }
   for (const child of children) child.kill('SIGTERM');
   await new Promise((r) => setTimeout(r, 500));
