@@ -57,8 +57,9 @@ export function httpNodeData(o: NodeOptions): Json {
     type: 'http-request',
     title: e.summary,
     desc: `${e.method} /${o.vendor}${e.path} through Keybrake, with this conversation's vault key`,
+    // The node must not run itself again: a money-moving node re-sends the same body (dify.md §3.3).
     method: e.method.toLowerCase(),
-    url: `${o.baseUrl}/${o.vendor}${path}`,
+    url: `${o.baseUrl}/dify/${o.vendor}${path}`,
     authorization: { type: 'api-key', config: { type: 'bearer', api_key: `{{#conversation.${vaultKeyVariable(o.vendor)}#}}`, header: '' } },
     headers: 'X-Keybrake-Run-Id:{{#sys.workflow_run_id#}}\nX-Keybrake-Conversation-Id:{{#sys.conversation_id#}}',
     params: '',

@@ -12,7 +12,7 @@ export interface ToolSource {
 export type OpenApiDoc = Record<string, unknown>;
 
 const CAP_NOTE =
-  'Keybrake checks this call against spending caps and limits before it runs. If it returns 429, a spending cap or rate limit was reached: retrying will not help, so stop and tell the user. A 401 or 403 means this key may not make the call.';
+  'Keybrake checks this call against spending caps and limits before it runs. If it answers 402, a spending cap or rate limit was reached: retrying will not help, so stop and tell the user what the answer says. A 401 or 403 means this key may not make the call; 424 means the vendor or Keybrake failed, and the answer says whether the call may have gone through.';
 
 function fieldSchema(f: CatalogField): Record<string, unknown> {
   const schema: Record<string, unknown> = { type: f.type, description: f.description };
@@ -53,7 +53,8 @@ function operation(e: CatalogEndpoint): Record<string, unknown> {
     '200': { description: "The vendor's answer, as JSON." },
     '401': { description: 'The vault key is missing, unknown, expired or revoked. Retrying will not help.' },
     '403': { description: 'This vault key may not make this call (endpoint, parameters or price not allowed). Retrying will not help.' },
-    '429': { description: 'A Keybrake spending cap or rate limit was reached. Retrying will not help; tell the user.' },
+    '402': { description: 'A Keybrake spending cap or rate limit was reached (a 429 for other clients; Dify is sent 402 so that the reason reaches the model). Retrying will not help; tell the user.' },
+    '424': { description: 'The vendor or Keybrake failed (a 5xx for other clients). The answer says what happened.' },
   };
   return op;
 }
@@ -71,7 +72,8 @@ export function buildDifyTool(source: ToolSource, proxyUrl: string): OpenApiDoc 
       version: '1.0.0',
       description: `${source.description} Authenticate with a Keybrake vault key: in Dify choose API Key, header Authorization, prefix Bearer.`,
     },
-    servers: [{ url: `${proxyUrl.replace(/\/+$/, '')}/${source.vendor}` }],
+    // /dify/{vendor}: Keybrake answers there in statuses Dify's HTTP client passes on to the model (README, "In Dify").
+    servers: [{ url: `${proxyUrl.replace(/\/+$/, '')}/dify/${source.vendor}` }],
     paths,
     components: {
       securitySchemes: {

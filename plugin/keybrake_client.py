@@ -6,7 +6,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-REFUSALS = (401, 403, 409, 413, 429)
+REFUSALS = (401, 403, 408, 409, 413, 429)
 
 
 def _convert(value: Any, kind: str) -> Any:
@@ -23,7 +23,7 @@ def _convert(value: Any, kind: str) -> Any:
 
 
 def call(proxy_url: str, vault_key: str, endpoint: dict, params: dict, conversation_id: Any = None) -> tuple:
-    """Returns (status, parsed JSON or None, raw text)."""
+    """Returns (status, parsed JSON or None, raw text, Keybrake's own error code or None)."""
     path = endpoint["path"]
     for name in endpoint["path_params"]:
         path = path.replace("{" + name + "}", urllib.parse.quote(str(params.get(name, "")), safe=""))
@@ -40,13 +40,13 @@ def call(proxy_url: str, vault_key: str, endpoint: dict, params: dict, conversat
     request = urllib.request.Request(url, data=data, headers=headers, method=endpoint["method"])
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
-            status, text = response.status, response.read().decode("utf-8")
+            status, text, own = response.status, response.read().decode("utf-8"), response.headers.get("X-Keybrake-Error")
     except urllib.error.HTTPError as err:
-        status, text = err.code, err.read().decode("utf-8")
+        status, text, own = err.code, err.read().decode("utf-8"), err.headers.get("X-Keybrake-Error")
     try:
-        return status, json.loads(text), text
+        return status, json.loads(text), text, own
     except ValueError:
-        return status, None, text
+        return status, None, text, own
 
 
 def invoke(tool: Any, endpoint: dict, params: dict):
@@ -59,19 +59,25 @@ def invoke(tool: Any, endpoint: dict, params: dict):
     session = getattr(tool, "session", None)
     conversation_id = getattr(session, "conversation_id", None)
     try:
-        status, parsed, text = call(proxy_url, vault_key, endpoint, params, conversation_id)
+        status, parsed, text, own = call(proxy_url, vault_key, endpoint, params, conversation_id)
     except (urllib.error.URLError, OSError) as err:
         yield tool.create_text_message("Keybrake could not be reached at %s (%s). The call was not made." % (proxy_url, getattr(err, "reason", err)))
         return
-    error = parsed.get("error") if isinstance(parsed, dict) and isinstance(parsed.get("error"), dict) else None
-    if status in REFUSALS and error and error.get("code"):
-        yield tool.create_text_message(
-            "Keybrake refused this call (%d %s): %s Retrying will not help; tell the user." % (status, error["code"], str(error.get("message", "")).rstrip())
-        )
+    error = parsed.get("error") if isinstance(parsed, dict) and isinstance(parsed.get("error"), dict) else {}
+    if own:
+        # Keybrake's own answer: one sentence for the model, saying once whether retrying can help.
+        message = str(error.get("message", "")).rstrip()
+        if status in REFUSALS:
+            advice = "" if "retrying will not help" in message.lower() else " Retrying will not help; tell the user."
+            yield tool.create_text_message("Keybrake refused this call (%d %s): %s%s" % (status, own, message, advice))
+        else:
+            yield tool.create_text_message("Keybrake could not complete this call (%d %s): %s" % (status, own, message))
         return
     if status >= 400:
         yield tool.create_text_message("The vendor answered %d: %s" % (status, text[:1000]))
         return
+    # One message per answer: Dify shows the model a JSON message as its json.dumps, and a text as is.
     if isinstance(parsed, dict):
         yield tool.create_json_message(parsed)
-    yield tool.create_text_message(text[:4000])
+    else:
+        yield tool.create_text_message(text[:4000])

@@ -27,13 +27,16 @@ export function createApp(deps: AppDeps): RequestListener {
   const app = createAdminApp(deps);
   const proxy = createProxyHandler(deps);
   return (req: IncomingMessage, res: ServerResponse) => {
-    const url = req.url ?? '/';
+    let url = req.url ?? '/';
+    // /dify/{vendor}/…: the same proxy, answering in statuses Dify's HTTP client passes on (http/answer.ts).
+    const audience = url.startsWith('/dify/') ? 'dify' : 'sdk';
+    if (audience === 'dify') url = url.slice('/dify'.length);
     const slash = url.indexOf('/', 1);
     const end = slash === -1 ? url.search(/[?]|$/) : slash;
     const vendor = deps.registry.get(url.slice(1, end));
     if (!vendor) return void app(req, res);
     const rest = slash === -1 ? '/' + url.slice(end) : url.slice(slash);
-    proxy(req, res, vendor, rest).catch((err: unknown) => {
+    proxy(req, res, vendor, rest, audience).catch((err: unknown) => {
       const apiError = unhandled(deps.log, err);
       if (res.headersSent) return void res.destroy();
       const text = JSON.stringify(errorBody(apiError));

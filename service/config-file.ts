@@ -78,7 +78,7 @@ const VendorSchema = z
     });
   });
 
-const RESERVED = ['vault', 'vendors', 'budgets', 'dify', 'healthz', 'metrics', 'audit', 'usage', 'console', 'webhooks'];
+const RESERVED = ['vault', 'vendors', 'budgets', 'dify', 'openapi', 'mcp', 'approvals', 'healthz', 'metrics', 'audit', 'usage', 'console', 'webhooks'];
 
 const FileSchema = z
   .object({

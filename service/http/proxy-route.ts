@@ -27,6 +27,7 @@ import type { CredentialResolver } from '../vendors/credentials';
 import { microsToUsd } from '../vendors/currency';
 import type { VendorRegistry } from '../vendors/registry';
 import type { CanonicalRequest, FormObject, JsonObject, Lookups, PricingContext, VendorAdapter, VendorRoute } from '../vendors/types';
+import { replayNote, statusFor, type Audience } from './answer';
 import { KeyCache } from './key-cache';
 import { TroubleLog } from './trouble-log';
 import type { KeyGate } from './key-gate';
@@ -136,13 +137,19 @@ function auditedBody(redactor: Redactor, vendor: VendorAdapter, body: JsonObject
   return redacted === body ? forwarded : encodeBody(vendor, redacted, route);
 }
 
-function send(res: ServerResponse, status: number, headers: Record<string, string>, body: Buffer | string): void {
-  res.writeHead(status, { ...headers, 'content-length': Buffer.byteLength(body) });
+/** Sends an answer; on the Dify path a status Dify would throw away is moved out of its retry list. */
+function send(res: ServerResponse, status: number, headers: Record<string, string>, body: Buffer | string, audience: Audience = 'sdk', own = false): void {
+  const sent = statusFor(audience, status, own);
+  res.writeHead(sent, { ...headers, ...(sent !== status ? { 'x-keybrake-original-status': String(status) } : {}), 'content-length': Buffer.byteLength(body) });
   res.end(body);
 }
 
-function sendError(res: ServerResponse, err: ApiError, auditId: string): void {
-  send(res, err.status, { 'content-type': 'application/json', 'x-keybrake-audit-id': auditId, ...errorHeaders(err) }, JSON.stringify(errorBody(err)));
+function sendError(res: ServerResponse, err: ApiError, auditId: string, audience: Audience = 'sdk'): void {
+  const body = errorBody(err);
+  const sent = statusFor(audience, err.status, true);
+  if (sent !== err.status) Object.assign(body, { statusCode: sent, original_status: err.status });
+  // X-Keybrake-Error tells Keybrake's own answers from a vendor's (whose errors carry codes of their own).
+  send(res, err.status, { 'content-type': 'application/json', 'x-keybrake-audit-id': auditId, 'x-keybrake-error': err.code, ...errorHeaders(err) }, JSON.stringify(body), audience, true);
 }
 
 function parseJson(body: Buffer): unknown {
@@ -163,6 +170,7 @@ interface Attempt {
   round: number;
   /** Aborted when the caller goes away. */
   signal: AbortSignal;
+  audience: Audience;
 }
 
 export function createProxyHandler(deps: ProxyDeps) {
@@ -194,7 +202,7 @@ export function createProxyHandler(deps: ProxyDeps) {
     }
   }
 
-  return async function proxy(req: IncomingMessage, res: ServerResponse, vendor: VendorAdapter, rawUrl: string): Promise<void> {
+  return async function proxy(req: IncomingMessage, res: ServerResponse, vendor: VendorAdapter, rawUrl: string, audience: Audience = 'sdk'): Promise<void> {
     // undefined: no key sent; '': something that cannot be a vault key; else the hash to look the key up by.
     const presented = presentedVaultKey(req.headers);
     const keyHash = presented ? hashSecret(presented) : presented;
@@ -216,7 +224,7 @@ export function createProxyHandler(deps: ProxyDeps) {
       const body = await readBody(req, deps.maxBodyBytes, deps.bodyTimeoutMs, gone.signal);
       if (body === 'timeout' || body === 'gone') {
         const err = body === 'gone' ? CLIENT_GONE : new ApiError('request_timeout', `The request body did not arrive within ${deps.bodyTimeoutMs / 1000} s; nothing was forwarded.`);
-        return await refuseEarly(req, res, vendor, rawUrl, keyHash, { auditId, now, started }, err, outcome);
+        return await refuseEarly(req, res, vendor, rawUrl, keyHash, { auditId, now, started, audience }, err, outcome);
       }
       // Calls of one vault key take turns (KeyGate), by the key's hash. The wait is bounded, and ends when the
       // caller goes away; a turn taken is always given back.
@@ -233,17 +241,17 @@ export function createProxyHandler(deps: ProxyDeps) {
                   { retry_after_seconds: secs },
                   { 'retry-after': String(secs) },
                 );
-          return await refuseEarly(req, res, vendor, rawUrl, keyHash, { auditId, now, started }, err, outcome);
+          return await refuseEarly(req, res, vendor, rawUrl, keyHash, { auditId, now, started, audience }, err, outcome);
         }
         turn = true;
       }
       // A cached key is decided with first; if the store finds it stale, or it leads to a refusal, the key is read
       // afresh and the call decided again, so that nothing is allowed or refused on an outdated policy.
       for (let round = 0; round < 3; round++) {
-        if ((await attempt(req, res, vendor, rawUrl, keyHash, outcome, { started, now, auditId, body, round, signal: gone.signal })) !== 'stale') return;
+        if ((await attempt(req, res, vendor, rawUrl, keyHash, outcome, { started, now, auditId, body, round, signal: gone.signal, audience })) !== 'stale') return;
       }
       // Not reached: the last round reads the key afresh and reserves without the epoch check, so it cannot be stale.
-      sendError(res, STORE_DOWN(), auditId);
+      sendError(res, STORE_DOWN(), auditId, audience);
     } finally {
       res.removeListener('close', onClose);
       if (turn && keyHash) deps.gate.leave(keyHash);
@@ -262,7 +270,7 @@ export function createProxyHandler(deps: ProxyDeps) {
     vendor: VendorAdapter,
     rawUrl: string,
     keyHash: string | undefined,
-    at: { auditId: string; now: number; started: number },
+    at: { auditId: string; now: number; started: number; audience: Audience },
     err: ApiError,
     outcome: Outcome,
   ): Promise<void> {
@@ -301,7 +309,7 @@ export function createProxyHandler(deps: ProxyDeps) {
     outcome.code = err === CLIENT_GONE ? 'client_closed' : err.code;
     if (err === CLIENT_GONE || res.destroyed) return;
     if (err.code === 'request_timeout') res.setHeader('connection', 'close');
-    sendError(res, err, at.auditId);
+    sendError(res, err, at.auditId, at.audience);
   }
 
   async function attempt(
@@ -311,7 +319,7 @@ export function createProxyHandler(deps: ProxyDeps) {
     rawUrl: string,
     keyHash: string | undefined,
     outcome: Outcome,
-    { started, now, auditId, body, round, signal }: Attempt,
+    { started, now, auditId, body, round, signal, audience }: Attempt,
   ): Promise<'stale' | void> {
     const elapsed = (): number => Math.round(performance.now() - started);
     let lock: ObjectLock | undefined;
@@ -329,7 +337,7 @@ export function createProxyHandler(deps: ProxyDeps) {
         }
       } catch (err) {
         storeTrouble.note(err as Error, 'store unavailable during key lookup');
-        return sendError(res, STORE_DOWN(), auditId);
+        return sendError(res, STORE_DOWN(), auditId, audience);
       }
       let request: CanonicalRequest | { error: string };
       if (body === 'too_large') request = { error: `body is larger than ${deps.maxBodyBytes} bytes` };
@@ -436,7 +444,7 @@ export function createProxyHandler(deps: ProxyDeps) {
         }
         log.debug({ ...logLine, decision: 'deny', code: err.code, status: err.status }, 'proxy refused');
         outcome.code = err.code;
-        sendError(res, err, auditId);
+        sendError(res, err, auditId, audience);
       };
 
       if (decision.kind === 'deny') {
@@ -513,10 +521,10 @@ export function createProxyHandler(deps: ProxyDeps) {
               const stored = JSON.parse(deps.box.open(original.response, `dedupe:${original.audit_id}`)) as { headers: Record<string, string>; body: string };
               log.debug({ ...logLine, decision: 'allow', code: 'duplicate_replayed', original: original.audit_id }, 'duplicate replayed');
               Object.assign(outcome, { decision: 'allow', code: 'duplicate_replayed' });
-              return send(res, original.status, { ...stored.headers, 'x-keybrake-audit-id': auditId, 'x-keybrake-replayed-from': original.audit_id }, Buffer.from(stored.body, 'base64'));
+              return send(res, original.status, { ...stored.headers, 'x-keybrake-audit-id': auditId, 'x-keybrake-replayed-from': original.audit_id }, replayNote(audience, Buffer.from(stored.body, 'base64'), original.audit_id), audience);
             }
             outcome.code = 'duplicate_in_flight';
-            return sendError(res, new ApiError('duplicate_in_flight', `An identical call (${original.audit_id}) is still in progress; it will not be made twice. Retrying will not help.`), auditId);
+            return sendError(res, new ApiError('duplicate_in_flight', `An identical call (${original.audit_id}) is still in progress; it will not be made twice. Retrying will not help.`), auditId, audience);
           }
           const err = refusalError(refusal, key, limits, micros, now);
           log.debug({ ...logLine, decision: 'deny', code: err.code, status: err.status }, 'proxy refused');
@@ -525,11 +533,11 @@ export function createProxyHandler(deps: ProxyDeps) {
             const state: CapState = { ...refusal.cap, spentMicros: refusal.spentMicros, resetsAt: capResetsAt(refusal.kind) };
             await enqueue(db.knex, db.dialect, key.workspaceId, [exceededEvent(key, state, micros)], deps.webhooks, now).catch((e: Error) => log.warn({ ...logLine, err: e.message }, 'cap.exceeded event not queued'));
           }
-          return sendError(res, err, auditId);
+          return sendError(res, err, auditId, audience);
         }
       } catch (err) {
         storeTrouble.note(err as Error, 'reservation or audit write failed; nothing forwarded');
-        return sendError(res, new ApiError('store_unavailable', 'Keybrake cannot write its audit trail, so the call is refused (fail closed).'), auditId);
+        return sendError(res, new ApiError('store_unavailable', 'Keybrake cannot write its audit trail, so the call is refused (fail closed).'), auditId, audience);
       }
 
       // 4. Forward exactly the canonical request.
@@ -615,10 +623,10 @@ export function createProxyHandler(deps: ProxyDeps) {
       else settleLater(db, settlement);
       if (log.isLevelEnabled('debug')) log.debug({ ...logLine, decision: 'allow', status, estimated_usd: microsToUsd(micros), final_usd: microsToUsd(finalMicros), latency_ms: elapsed() }, 'proxied');
       Object.assign(outcome, { decision: 'allow', code: failure?.code ?? null, micros: finalMicros });
-      if (failure) return sendError(res, failure, auditId);
+      if (failure) return sendError(res, failure, auditId, audience);
       const up = upstream as UpstreamResponse;
       const answer = safe ?? up;
-      send(res, up.status, { ...answer.headers, 'x-keybrake-audit-id': auditId }, answer.body);
+      send(res, up.status, { ...answer.headers, 'x-keybrake-audit-id': auditId }, answer.body, audience);
     } finally {
       if (lock) {
         const held = lock;

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { runHttpNode } from './dify-client';
 
 type Json = Record<string, unknown>;
 
@@ -28,7 +29,7 @@ export async function startFakeDify(chatflow: Json, env: Record<string, string>)
       if (v.required && (inputs[v.variable as string] === undefined || inputs[v.variable as string] === '')) throw new Error(`${String(v.variable)} is required in input form`);
     }
     const pool: Record<string, Record<string, unknown>> = {
-      sys: { conversation_id: body.conversation_id || randomUUID(), workflow_run_id: randomUUID(), query: body.query, user_id: body.user },
+      sys: { conversation_id: body.conversation_id || randomUUID(), workflow_run_id: (body.workflow_run_id as string | undefined) ?? randomUUID(), query: body.query, user_id: body.user },
       env,
       conversation: {},
       start: inputs,
@@ -43,22 +44,10 @@ export async function startFakeDify(chatflow: Json, env: Record<string, string>)
           pool.conversation![name as string] = pool[from as string]?.[key as string];
         }
       } else if (d.type === 'http-request') {
-        const auth = (d.authorization as { config: { api_key: string } }).config;
-        const apiKey = render(auth.api_key);
-        if (!apiKey) throw new Error('API key is required for authorization but was empty');
-        const headers: Record<string, string> = { authorization: `Bearer ${apiKey}` };
-        for (const line of String(d.headers).split('\n')) {
-          const i = line.indexOf(':');
-          if (i > 0) headers[line.slice(0, i)] = render(line.slice(i + 1));
-        }
-        const bodyData = d.body as { type: string; data: { value: string }[] };
-        let payload: string | undefined;
-        if (bodyData.type === 'json') {
-          payload = JSON.stringify(JSON.parse(render(bodyData.data[0]!.value)));
-          headers['content-type'] = 'application/json';
-        }
-        const res = await fetch(render(String(d.url)), { method: String(d.method).toUpperCase(), headers, body: payload });
-        pool[node.id] = { status_code: res.status, body: await res.text() };
+        // Dify's executor, through its SSRF proxy client with max_retries=0 (helpers/dify-client.ts).
+        const ran = await runHttpNode(d, render);
+        if (!ran.ok) throw new Error(ran.error);
+        pool[node.id] = ran.outputs;
       }
     }
     const answer = nodes.find((n) => n.data.type === 'answer')!;

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import yaml from 'js-yaml';
 import { difyDocuments } from '../../openapi/dify-routes';
 import { generateBackendSnippet, generateChatflow, generateDifyTool } from '../../openapi/generate';
-import { invokeLikeDify } from '../helpers/dify-tool-client';
+import { agentInvoke, DifyApiTool, modelReads } from '../helpers/dify-client';
 import { startFakeDify, type FakeDify } from '../helpers/fake-dify';
 import { startFakeStripe, type FakeStripe } from '../helpers/fake-stripe';
 import { ADMIN_KEY, startTestService, type TestService } from '../helpers/service';
@@ -33,7 +33,7 @@ test('the service serves the same tool schema at /dify/openapi/{vendor}.yaml', a
   expect(res.headers.get('content-type')).toMatch(/yaml/);
   expect(await res.text()).toBe(generateDifyTool({ vendor: 'stripe', endpoints, proxyUrl: svc.url }).text);
   const json = await fetch(`${svc.url}/dify/openapi/stripe.json`);
-  expect(((await json.json()) as { servers: Json[] }).servers).toEqual([{ url: `${svc.url}/stripe` }]);
+  expect(((await json.json()) as { servers: Json[] }).servers).toEqual([{ url: `${svc.url}/dify/stripe` }]);
   const unknown = await fetch(`${svc.url}/dify/openapi/paypal.yaml`);
   expect(unknown.status).toBe(404);
   const bad = await fetch(`${svc.url}/dify/openapi/stripe.yaml?endpoints=POST%20/v1/teleport`);
@@ -43,17 +43,16 @@ test('the service serves the same tool schema at /dify/openapi/{vendor}.yaml', a
 test('a generated tool, called the way Dify calls it, goes through the proxy and is capped', async () => {
   const doc = yaml.load((await (await fetch(`${svc.url}/dify/openapi/stripe.yaml`)).text())) as Json;
   const key = await svc.issueKey({ vendor: 'stripe', daily_usd_cap: 30, allowed_endpoints: ['POST /v1/payment_intents', 'GET /v1/payment_intents/{id}'] });
-  const created = await invokeLikeDify(doc, 'stripe_create_payment_intent', { amount: '2000', currency: 'usd', description: 'Order 42' }, key.vault_key);
-  expect(created.status).toBe(200);
-  const pi = JSON.parse(created.text) as { id: string };
+  const tool = new DifyApiTool(doc, { auth_type: 'api_key_header', api_key_header: 'Authorization', api_key_header_prefix: 'bearer', api_key_value: key.vault_key });
+  const created = await tool.invoke('stripe_create_payment_intent', { amount: '2000', currency: 'usd', description: 'Order 42' });
+  const pi = (created[0] as { json_object: Record<string, unknown> }).json_object as { id: string };
   expect(fake.received[fake.received.length - 1]!.body).toMatch(/^amount=2000&currency=usd&description=Order%2042&metadata\[keybrake_audit_id\]=aud_\w{20}$/);
-  const read = await invokeLikeDify(doc, 'stripe_get_payment_intent', { id: pi.id }, key.vault_key);
-  expect([read.status, (JSON.parse(read.text) as { amount: number }).amount]).toEqual([200, 2000]);
+  const read = modelReads(await tool.invoke('stripe_get_payment_intent', { id: pi.id }));
+  expect(read).toContain('"amount":2000');
   const before = fake.received.length;
-  const capped = await invokeLikeDify(doc, 'stripe_create_payment_intent', { amount: '2000', currency: 'usd' }, key.vault_key);
-  expect(capped.status).toBe(429);
-  // Dify shows the model "Request failed with status code 429 and <body>": the body must explain itself.
-  expect(capped.text).toMatch(/Spending cap reached: this vault key may spend \$30\.00 per day.*Retrying will not help/);
+  // Dify shows the model "Request failed with status code 402 and <body>": the body explains itself.
+  const capped = await agentInvoke(tool, 'stripe_create_payment_intent', { amount: '2000', currency: 'usd' });
+  expect(capped).toMatch(/^tool invoke error: Request failed with status code 402 and \{.*Spending cap reached: this vault key may spend \$30\.00 per day.*Retrying will not help/);
   expect(fake.received.length).toBe(before);
 });
 
@@ -87,6 +86,6 @@ describe('the generated chatflow and backend snippets, end to end', () => {
 
     const over = await runIt(file, ['Charge me $30', '{"amount": 3000, "currency": "usd"}']);
     const second = JSON.parse(over.stdout) as { answer: string };
-    expect(second.answer).toMatch(/^Create a payment intent: 429 .*Spending cap reached: this vault key may spend \$25\.00 per day/);
+    expect(second.answer).toMatch(/^Create a payment intent: 402 .*Spending cap reached: this vault key may spend \$25\.00 per day/);
   });
 });

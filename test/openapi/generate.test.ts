@@ -23,10 +23,10 @@ describe('dify-tool', () => {
     expectGolden(golden, out.text);
     const doc = format === 'json' ? (JSON.parse(out.text) as Json) : parse(out.text);
     expect(checkToolDocument(doc)).toEqual([]);
-    expect((doc.servers as Json[])[0]).toEqual({ url: `${PROXY}/${source.vendor}` });
+    expect((doc.servers as Json[])[0]).toEqual({ url: `${PROXY}/dify/${source.vendor}` });
     expect(doc.components).toMatchObject({ securitySchemes: { vaultKey: { type: 'http', scheme: 'bearer' } } });
     for (const item of Object.values(doc.paths as Record<string, Record<string, Json>>)) {
-      for (const op of Object.values(item)) expect(String(op.description)).toMatch(/429.*retrying will not help/);
+      for (const op of Object.values(item)) expect(String(op.description)).toMatch(/402.*retrying will not help/);
     }
   });
 
@@ -75,7 +75,7 @@ describe('templates', () => {
     expect(node).toMatchObject({
       type: 'http-request',
       method: 'post',
-      url: `${PROXY}/stripe/v1/payment_intents`,
+      url: `${PROXY}/dify/stripe/v1/payment_intents`,
       authorization: { type: 'api-key', config: { type: 'bearer', api_key: '{{#conversation.stripe_vault_key#}}' } },
     });
     expect(node.headers).toBe('X-Keybrake-Run-Id:{{#sys.workflow_run_id#}}\nX-Keybrake-Conversation-Id:{{#sys.conversation_id#}}');

@@ -91,8 +91,9 @@ describe('plugin tools against the running proxy', () => {
   let svc: TestService;
   beforeAll(() => ({ fake, svc } = ctx));
 
-  const runTool = async (tool: string, args: Json): Promise<{ type: string; message: unknown }[]> =>
-    JSON.parse((await exec('python3', [RUNNER, PLUGIN, 'tool', JSON.stringify(args), tool])).stdout) as { type: string; message: unknown }[];
+  /** The messages a tool yields (shaped like the SDK's) and the one string Dify's agent shows the model. */
+  const runTool = async (tool: string, args: Json): Promise<{ messages: ({ type: 'text'; text: string } | { type: 'json'; json_object: Json })[]; model_reads: string }> =>
+    JSON.parse((await exec('python3', [RUNNER, PLUGIN, 'tool', JSON.stringify(args), tool])).stdout) as { messages: ({ type: 'text'; text: string } | { type: 'json'; json_object: Json })[]; model_reads: string };
   const validate = async (credentials: Json): Promise<{ ok: boolean; error?: string }> =>
     JSON.parse((await exec('python3', [RUNNER, PLUGIN, 'provider', JSON.stringify({ credentials })])).stdout) as { ok: boolean; error?: string };
 
@@ -111,19 +112,21 @@ describe('plugin tools against the running proxy', () => {
     const credentials = { proxy_url: svc.url, vault_key: fallback.vault_key };
 
     const created = await runTool('stripe_create_payment_intent', { credentials, conversation_id: 'conv-42', parameters: { amount: 2000.0, currency: 'usd', confirm: false, vault_key: perConversation.vault_key } });
-    expect(created[0]).toMatchObject({ type: 'json', message: { object: 'payment_intent', amount: 2000 } });
+    // One message, shown to the model once, as Dify's json.dumps of it.
+    expect(created.messages).toHaveLength(1);
+    expect(created.messages[0]).toMatchObject({ type: 'json', json_object: { object: 'payment_intent', amount: 2000 } });
+    const pi = (created.messages[0] as { json_object: Json }).json_object;
+    expect(JSON.parse(created.model_reads)).toEqual(pi); // the whole string is that one JSON document: shown once
     expect(fake.received[fake.received.length - 1]!.body).toMatch(/^amount=2000&currency=usd&confirm=false&metadata\[keybrake_audit_id\]=aud_\w{20}$/);
-    const id = (created[0]!.message as { id: string }).id;
+    const id = String(pi.id);
     const read = await runTool('stripe_get_payment_intent', { credentials, parameters: { id, vault_key: perConversation.vault_key } });
-    expect(read[0]).toMatchObject({ type: 'json', message: { id } });
+    expect(read.messages).toEqual([{ type: 'json', json_object: expect.objectContaining({ id }) }]);
 
     const refused = await runTool('stripe_create_payment_intent', { credentials, conversation_id: 'conv-42', parameters: { amount: 2000, currency: 'usd', vault_key: perConversation.vault_key } });
-    expect(refused).toEqual([
-      {
-        type: 'text',
-        message: expect.stringMatching(/^Keybrake refused this call \(429 daily_cap_exceeded\): Spending cap reached: this vault key may spend \$30\.00 per day.*Retrying will not help; tell the user\.$/),
-      },
-    ]);
+    expect(refused.messages).toHaveLength(1);
+    expect(refused.model_reads).toMatch(/^Keybrake refused this call \(429 daily_cap_exceeded\): Spending cap reached: this vault key may spend \$30\.00 per day.*\.$/);
+    // "Retrying will not help" once: Keybrake's sentence says it, and the plugin does not say it again.
+    expect(refused.model_reads.match(/retrying will not help/gi)).toHaveLength(1);
     const rows = (await (await svc.db()).knex('audit_log').where({ key_id: perConversation.id }).orderBy('ts').orderBy('id')) as { conversation_id: string | null; status: number }[];
     expect(rows.map((r) => [r.status, r.conversation_id])).toEqual([
       [200, 'conv-42'],
@@ -132,10 +135,10 @@ describe('plugin tools against the running proxy', () => {
     ]);
     // Without a per-tool key the provider's default is used.
     const viaDefault = await runTool('stripe_create_customer', { credentials, parameters: { email: 'a@example.com' } });
-    expect(viaDefault[0]).toMatchObject({ type: 'json', message: { object: 'customer' } });
+    expect(viaDefault.messages[0]).toMatchObject({ type: 'json', json_object: { object: 'customer' } });
     const revokedKey = await svc.issueKey({ vendor: 'stripe', daily_usd_cap: 1, allowed_endpoints: ['*'] });
     await svc.admin().delete(`/vault/keys/${revokedKey.id}`).expect(200);
     const revoked = await runTool('stripe_get_customer', { credentials, parameters: { id: 'cus_1', vault_key: revokedKey.vault_key } });
-    expect(revoked[0]!.message).toMatch(/^Keybrake refused this call \(401 vault_key_revoked\)/);
+    expect(revoked.model_reads).toMatch(/^Keybrake refused this call \(401 vault_key_revoked\): This vault key has been revoked; ask for a new one\. Retrying will not help\.$/);
   });
 });
