@@ -46,6 +46,15 @@ export function createApp(deps: AppDeps): RequestListener {
   };
 }
 
+/** The admin API's paths (everything else that is not a vendor, the console or a public route is a 404). */
+const ADMIN_ROUTES = [/^\/vault\/keys(\/|$)/, /^\/budgets(\/|$)/, /^\/vendors(\/|$)/, /^\/audit(\/|$)/, /^\/usage\/?$/, /^\/webhooks\//, /^\/metrics\/?$/, /^\/approvals(\/|$)/];
+
+/** Where a call that names no route probably meant to go. */
+function notFoundMessage(method: string, path: string): string {
+  const guess = /^\/v[12]\//.test(path) ? 'stripe' : path.startsWith('/2010-04-01/') ? 'twilio' : /^\/(emails|broadcasts|domains)(\/|$)/.test(path) ? 'resend' : undefined;
+  return `No route for ${method} ${path}. Proxy calls go to /{vendor}/…${guess ? `: did you mean /${guess}${path}?` : ', e.g. /stripe/v1/payment_intents.'} The admin API is under /vault/keys, /budgets, /vendors, /audit, /usage, /webhooks and /metrics.`;
+}
+
 /** An error nothing else handled: logged with its stack, answered as a 500 that says nothing was forwarded. */
 function unhandled(log: Logger, err: unknown): ApiError {
   log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'unhandled error');
@@ -82,6 +91,10 @@ function createAdminApp(deps: AppDeps): express.Express {
     express.static(consoleDir(), { index: 'index.html', redirect: true }),
   );
 
+  app.get('/', (_req, res) => {
+    res.redirect(302, '/console/');
+  });
+
   app.get('/healthz', async (_req, res) => {
     try {
       await deps.db.knex.raw('select 1');
@@ -93,11 +106,17 @@ function createAdminApp(deps: AppDeps): express.Express {
 
   for (const router of deps.publicRoutes ?? []) app.use(router);
 
+  // Route first: a path that is no admin route is a 404 that names the proxy's form, whatever the token.
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    if (ADMIN_ROUTES.some((r) => r.test(req.path))) return next();
+    next(new ApiError('not_found', notFoundMessage(req.method, req.path)));
+  });
+
   app.use(express.json({ limit: '256kb', strict: true }));
   app.use(createAdminRouter(deps));
 
   app.use((req: Request, _res: Response, next: NextFunction) => {
-    next(new ApiError('not_found', `No route for ${req.method} ${req.path}. Proxy calls go to /{vendor}/…, e.g. /stripe/v1/payment_intents.`));
+    next(new ApiError('not_found', notFoundMessage(req.method, req.path)));
   });
 
   // One error middleware translates everything into the one error body.

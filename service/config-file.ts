@@ -5,6 +5,7 @@ import yaml from 'js-yaml';
 import { z } from 'zod';
 import { parseEndpointPattern } from './policy/endpoints';
 import type { PriceTables } from './vendors/prices';
+import { issueWords } from './zod-words';
 import type { FxTable } from './vendors/types';
 
 const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date such as 2026-11-27');
@@ -144,7 +145,8 @@ export function loadConfigFile(path: string, builtinVendors: readonly string[]):
   if (!parsed.success) {
     const issue = parsed.error.issues.find((i) => i.code === 'unrecognized_keys') ?? parsed.error.issues[0];
     const where = issue?.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]].join('.') : issue?.path.join('.');
-    const what = issue?.code === 'unrecognized_keys' ? 'is not a known setting' : `expected ${issue?.message}`;
+    const words = issue ? issueWords(issue) : 'is not valid';
+    const what = issue?.code === 'unrecognized_keys' ? 'is not a known setting' : /^(is|must) /.test(words) ? words : `expected ${words}`;
     return `${path}: ${where || 'top level'}: ${what}`;
   }
   const vendors = Object.entries(parsed.data.vendors ?? {}).map(([id, v]) => ({ ...v, id }));

@@ -3,9 +3,10 @@ import { z } from 'zod';
 import { availableParallelism } from 'node:os';
 import { loadConfigFile, mergeFx, mergePrices, type CustomVendorConfig } from './config-file';
 import { parseKey32 } from './crypto';
+import { issueWords } from './zod-words';
 import { BUILTIN_FX } from './vendors/currency';
 import { BUILTIN_PRICES, type PriceTables } from './vendors/prices';
-import { BUILTIN_VENDOR_IDS } from './vendors/registry';
+import { BUILTIN_VENDOR_IDS, BUILTIN_VENDORS } from './vendors/registry';
 import type { FxTable } from './vendors/types';
 
 export class ConfigError extends Error {
@@ -50,6 +51,7 @@ const EnvSchema = z.object({
   KEYBRAKE_AUDIT_RETENTION_DAYS: positiveInt(90),
   KEYBRAKE_AUDIT_REDACT_FIELDS: z.string().regex(/^[A-Za-z0-9_.,\s-]*$/, 'a comma-separated list of field names').optional(),
   KEYBRAKE_WEBHOOK_SECRET: z.string().min(24, 'at least 24 characters').optional(),
+  KEYBRAKE_METRICS_TOKEN: z.string().min(24, 'at least 24 characters').optional(),
   KEYBRAKE_WEBHOOK_POLL_MS: positiveInt(1_000),
   KEYBRAKE_MAX_INFLIGHT_PER_KEY: positiveInt(8),
   KEYBRAKE_TURN_WAIT_MS: positiveInt(15_000),
@@ -89,6 +91,8 @@ export interface Config {
   auditHashedFields: string[];
   /** Signs webhook deliveries; derived from the master key when unset. */
   webhookSecret: string | undefined;
+  /** A bearer token that may read GET /metrics and nothing else. */
+  metricsToken: string | undefined;
   webhookPollMs: number;
   maxInflightPerKey: number;
   /** How long a call waits for its key's turn before it is answered 429 rate_limited. */
@@ -115,7 +119,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const name = issue?.path.join('.') ?? 'environment';
-    throw new ConfigError(`${name}: expected ${issue?.message ?? 'a valid value'}`);
+    const words = issue ? issueWords(issue) : 'is not valid';
+    // Schema messages here name what is expected ("a port number…"); zod's own are turned into sentences.
+    throw new ConfigError(`${name}: ${/^(is|must) /.test(words) ? words : `expected ${words}`}`);
   }
   const e = parsed.data;
   if (e.DATABASE_URL !== undefined && e.KEYBRAKE_MASTER_KEY === undefined) {
@@ -133,8 +139,15 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     if (typeof file === 'string') throw new ConfigError(`KEYBRAKE_CONFIG: ${file}`);
   }
 
+  const vendorIds = [...BUILTIN_VENDOR_IDS, ...file.vendors.map((v) => v.id)];
+  const SETTINGS = new Set(['KEYBRAKE_UPSTREAM_TIMEOUT_MS']);
+  for (const name of Object.keys(present)) {
+    if (!name.startsWith('KEYBRAKE_UPSTREAM_') || SETTINGS.has(name)) continue;
+    const id = name.slice('KEYBRAKE_UPSTREAM_'.length).toLowerCase();
+    if (!vendorIds.includes(id)) throw new ConfigError(`${name}: there is no vendor ${id} (vendors: ${vendorIds.join(', ')})`);
+  }
   const upstreams: Record<string, string> = {};
-  for (const id of [...BUILTIN_VENDOR_IDS, ...file.vendors.map((v) => v.id)]) {
+  for (const id of vendorIds) {
     const name = `KEYBRAKE_UPSTREAM_${id.toUpperCase()}`;
     const value = present[name];
     if (value === undefined) continue;
@@ -149,6 +162,15 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     envSecrets.twilio = { account_sid: e.TWILIO_ACCOUNT_SID, auth_token: e.TWILIO_AUTH_TOKEN };
   }
   if (e.RESEND_API_KEY) envSecrets.resend = { api_key: e.RESEND_API_KEY };
+  // Secret formats where the vendor defines one: a typo or the README's placeholder stops the start, not the first call.
+  const ENV_NAMES: Record<string, string> = { secret_key: 'STRIPE_SECRET_KEY', account_sid: 'TWILIO_ACCOUNT_SID', auth_token: 'TWILIO_AUTH_TOKEN', api_key: 'RESEND_API_KEY' };
+  for (const [id, secrets] of Object.entries(envSecrets)) {
+    const problem = BUILTIN_VENDORS.find((v) => v.id === id)?.checkSecret?.(secrets);
+    if (problem) {
+      const field = problem.split(':')[0] ?? '';
+      throw new ConfigError(`${ENV_NAMES[field] ?? field}${problem.slice(field.length)}`);
+    }
+  }
   for (const v of file.vendors) {
     const secret = v.auth.secret_env ? present[v.auth.secret_env] : undefined;
     const username = v.auth.username_env ? present[v.auth.username_env] : undefined;
@@ -179,6 +201,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     auditRetentionDays: e.KEYBRAKE_AUDIT_RETENTION_DAYS,
     auditHashedFields: (e.KEYBRAKE_AUDIT_REDACT_FIELDS ?? '').split(',').map((f) => f.trim()).filter((f) => f !== ''),
     webhookSecret: e.KEYBRAKE_WEBHOOK_SECRET,
+    metricsToken: e.KEYBRAKE_METRICS_TOKEN,
     webhookPollMs: e.KEYBRAKE_WEBHOOK_POLL_MS,
     maxInflightPerKey: e.KEYBRAKE_MAX_INFLIGHT_PER_KEY,
     turnWaitMs: e.KEYBRAKE_TURN_WAIT_MS,

@@ -24,6 +24,7 @@ export const ERROR_STATUS = {
   upstream_unreachable: 502,
   upstream_timeout: 504,
   store_unavailable: 503,
+  vendor_not_configured: 503,
   // Admin API only.
   admin_key_missing: 401,
   admin_key_invalid: 401,

@@ -61,3 +61,5 @@ export async function main(env: Record<string, string | undefined>, extras: Extr
   }
 }
 
+export { ConfigError };
+

@@ -5,7 +5,7 @@ import type { Router } from 'express';
 import { dirname, join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { createApp } from './app';
-import type { Config } from './config';
+import { ConfigError, type Config } from './config';
 import { randomBytes } from 'node:crypto';
 import { deriveKey, parseKey32, SecretBox } from './crypto';
 import { WebhookWorker } from './alerts/worker';
@@ -15,7 +15,9 @@ import { KeyGate } from './http/key-gate';
 import { Metrics } from './http/metrics';
 import { purgeAudit } from './store/audit-query';
 import { Upstreams } from './proxy/forward';
-import { ensureGeneratedAdminKey } from './store/admin-keys';
+import { DEFAULT_WORKSPACE, ensureGeneratedAdminKey } from './store/admin-keys';
+import { credentialsUpdatedAt } from './store/credentials';
+import { VERSION } from './version';
 import { purgeExpired, settlementsDone } from './store/ledger';
 import { purgeLocks } from './store/object-locks';
 import { openDb, warmPool, type Db } from './store/db';
@@ -24,6 +26,17 @@ import { migrate } from './store/migrations';
 import { CredentialResolver } from './vendors/credentials';
 import { customAdapter } from './vendors/custom';
 import { createRegistry } from './vendors/registry';
+
+/** A database URL without its password. */
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgres://…';
+  }
+}
 
 export interface Running {
   server: Server;
@@ -73,8 +86,15 @@ export async function prepareStore(config: Config, log: Logger, announce: (line:
   const masterKey = config.masterKey ?? (config.store.kind === 'sqlite' ? sqliteMasterKey(config.store.path, log) : undefined);
   if (!masterKey) throw new Error('KEYBRAKE_MASTER_KEY is required');
   const db = openDb(config.store, config.dbPoolSize, config.sqliteSynchronous, config.dbPoolSize);
-  await migrate(db);
-  await warmPool(db, config.dbPoolSize);
+  try {
+    await migrate(db);
+    await warmPool(db, config.dbPoolSize);
+  } catch (err) {
+    await db.knex.destroy().catch(() => undefined);
+    // One line that names the setting, never a stack trace (and never the password).
+    const what = config.store.kind === 'postgres' ? `DATABASE_URL: cannot use ${redactUrl(config.store.url)}` : `KEYBRAKE_SQLITE_PATH: cannot use ${config.store.path}`;
+    throw new ConfigError(`${what} (${(err as Error).message.split('\n')[0]})`);
+  }
   if (config.adminKey === undefined) {
     const generated = await ensureGeneratedAdminKey(db, Date.now());
     if (generated) {
@@ -130,6 +150,7 @@ export async function startServer(config: Config, opts: Extras = {}): Promise<Ru
     objectLockMs: longestCall,
     reconcileDelayMs: config.reconcileDelayMs,
     metrics: new Metrics(),
+    metricsToken: config.metricsToken,
     pricing: { fx: config.fx, prices: config.prices },
     maxBodyBytes: config.maxBodyBytes,
     auditBodyBytes: config.auditBodyBytes,
@@ -172,7 +193,20 @@ export async function startServer(config: Config, opts: Extras = {}): Promise<Ru
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-  log.info({ url, store: db.dialect }, 'keybrake listening');
+  // One line that says how this instance is configured: never a secret, only whether each one is set.
+  const stored = await credentialsUpdatedAt(db, DEFAULT_WORKSPACE);
+  log.info(
+    {
+      version: VERSION,
+      url,
+      store: config.store.kind === 'sqlite' ? { kind: 'sqlite', path: config.store.path } : { kind: 'postgres', url: redactUrl(config.store.url) },
+      vendors: [...registry.values()].map((v) => ({ id: v.id, base_url: v.baseUrl, secret: credentials.source(v.id, stored) })),
+      upstream_overrides: config.upstreams,
+      public_url: config.publicUrl ?? null,
+      workers: config.workers,
+    },
+    'keybrake listening',
+  );
 
   return {
     server,
@@ -199,6 +233,7 @@ export async function startServer(config: Config, opts: Extras = {}): Promise<Ru
       await upstreams.close();
       await checkpointer?.stop();
       await db.knex.destroy();
+      log.info({ url }, 'keybrake stopped');
     },
   };
 }

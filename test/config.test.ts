@@ -35,7 +35,7 @@ describe('configuration', () => {
     [{ KEYBRAKE_ADMIN_KEY: 'abc' }, /^KEYBRAKE_ADMIN_KEY: expected at least 24 characters/],
     [{ KEYBRAKE_UPSTREAM_STRIPE: 'ftp://x' }, /^KEYBRAKE_UPSTREAM_STRIPE: expected an http/],
     [{ TWILIO_ACCOUNT_SID: 'AC1' }, /^TWILIO_AUTH_TOKEN: expected/],
-    [{ KEYBRAKE_LOG_LEVEL: 'loud' }, /^KEYBRAKE_LOG_LEVEL: expected/],
+    [{ KEYBRAKE_LOG_LEVEL: 'loud' }, /^KEYBRAKE_LOG_LEVEL: must be one of "fatal", .*, not "loud"$/],
     [{ KEYBRAKE_DB_POOL_SIZE: '0' }, /^KEYBRAKE_DB_POOL_SIZE: expected a number of connections from 1 to 100/],
     [{ KEYBRAKE_DB_POOL_SIZE: 'many' }, /^KEYBRAKE_DB_POOL_SIZE: expected a number of connections/],
   ])('bad configuration fails with one line naming the variable: %j', (env, message) => {

@@ -1,17 +1,18 @@
 // Admin API (design §3), behind `Authorization: Bearer <admin key>`. Every body is validated; a bad one gets a
 // 400 naming the field and changes nothing.
 import { Router, type NextFunction, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
 import { z } from 'zod';
-import { hashSecret, newId, newVaultKey, type SecretBox } from '../crypto';
+import { hashSecret, newId, newVaultKey, safeEqual, type SecretBox } from '../crypto';
 import { ApiError } from '../errors';
-import { parseEndpointPattern } from '../policy/endpoints';
 import { parseDuration } from '../policy/window';
 import { workspaceForAdminKey } from '../store/admin-keys';
 import { credentialsUpdatedAt, putCredentials } from '../store/credentials';
+import type { Knex } from 'knex';
 import type { Db } from '../store/db';
 import { getBudget } from '../store/budgets';
 import { getKey, insertKey, listKeys, revokeKeys, updateKey, type StoredKey } from '../store/keys';
-import { spentIn } from '../store/ledger';
+import { spentIn, spentInMany } from '../store/ledger';
 import type { CredentialResolver } from '../vendors/credentials';
 import { microsToUsd, usdToMicros } from '../vendors/currency';
 import type { VendorRegistry } from '../vendors/registry';
@@ -25,6 +26,7 @@ import type { Metrics } from './metrics';
 import { createBudgetRouter } from './budget-routes';
 import { applyPolicy, PolicyFields, policyView, usd } from './key-policy';
 import { limitsFor, TOTAL_WINDOW } from './limits';
+import { checkEndpoints } from './endpoint-check';
 import { parseOrThrow } from './validate';
 
 export interface AdminDeps {
@@ -38,6 +40,9 @@ export interface AdminDeps {
   webhooks: readonly GlobalTarget[];
   webhookSecret: string;
   metrics: Metrics;
+  /** A token that may read GET /metrics and nothing else (KEYBRAKE_METRICS_TOKEN). */
+  metricsToken: string | undefined;
+  log: Logger;
 }
 
 const CreateKeyBody = z
@@ -74,10 +79,14 @@ const ListQuery = z
   })
   .strict();
 
-const RevokeBody = z.union([
-  z.object({ label_prefix: z.string().min(1, 'must not be empty (it would revoke every key)') }).strict(),
-  z.object({ ids: z.array(z.string().min(1)).min(1).max(1000) }).strict(),
-]);
+const RevokeBody = z
+  .object({ label_prefix: z.string().min(1, 'must not be empty (it would revoke every key)').optional(), ids: z.array(z.string().min(1)).min(1, 'must list at least one key id').max(1000).optional() })
+  .strict()
+  .superRefine((b, ctx) => {
+    if ((b.label_prefix === undefined) === (b.ids === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [], message: 'give label_prefix (revoke every key whose label starts with it) or ids (a list of key ids), one of the two' });
+    }
+  });
 
 function keyStatus(k: StoredKey, now: number): 'active' | 'revoked' | 'expired' {
   if (k.revokedAt !== null) return 'revoked';
@@ -100,14 +109,6 @@ function keyView(k: StoredKey, now: number): Record<string, unknown> {
     created_at: iso(k.createdAt),
     revoked_at: iso(k.revokedAt),
   };
-}
-
-function patterns(list: string[]): string[] {
-  return list.map((s, i) => {
-    const p = parseEndpointPattern(s);
-    if (typeof p === 'string') throw new ApiError('invalid_request', `allowed_endpoints.${i}: ${p}`, { param: `allowed_endpoints.${i}` });
-    return p.source;
-  });
 }
 
 /** `expires_in` or `expires_at` → epoch ms (null: never); undefined when neither was given. */
@@ -145,13 +146,27 @@ export function createAdminRouter(deps: AdminDeps): Router {
   const { db, registry, clock } = deps;
   const router = Router();
 
+  const bearer = (req: Request): string | undefined => /^Bearer\s+(\S+)$/i.exec((req.headers.authorization ?? '').trim())?.[1];
+
+  // /metrics may be scraped with its own token (KEYBRAKE_METRICS_TOKEN), which opens nothing else; or the admin key.
+  router.get('/metrics', async (req, res, next) => {
+    const token = bearer(req);
+    if (deps.metricsToken === undefined || token === undefined || !safeEqual(token, deps.metricsToken)) return next();
+    await sendMetrics(res);
+  });
+
   router.use(async (req: Authed, _res: Response, next: NextFunction) => {
-    const auth = req.headers.authorization ?? '';
-    const m = /^Bearer\s+(\S+)$/i.exec(auth.trim());
-    if (!m) return next(new ApiError('admin_key_missing', 'The admin API needs Authorization: Bearer <admin key>.'));
+    const token = bearer(req);
+    if (!token) return next(new ApiError('admin_key_missing', 'The admin API needs Authorization: Bearer <admin key> (KEYBRAKE_ADMIN_KEY, or the key printed at first start).'));
+    if (token.startsWith('vault_key_')) {
+      return next(new ApiError('admin_key_invalid', `That is a vault key: it calls vendors through the proxy (/{vendor}/…, e.g. /stripe/v1/payment_intents). ${req.method} ${req.path} is an admin route and needs the admin key.`));
+    }
     try {
-      const ws = await workspaceForAdminKey(db, m[1] as string, deps.adminKey);
-      if (ws === undefined) return next(new ApiError('admin_key_invalid', 'This admin key is not valid.'));
+      const ws = await workspaceForAdminKey(db, token, deps.adminKey);
+      if (ws === undefined) {
+        deps.log.info({ route: `${req.method} ${req.path}`, ip: req.socket.remoteAddress }, 'admin sign-in failed: the key is not valid');
+        return next(new ApiError('admin_key_invalid', 'This admin key is not valid.'));
+      }
       req.workspaceId = ws;
       next();
     } catch (err) {
@@ -159,6 +174,14 @@ export function createAdminRouter(deps: AdminDeps): Router {
     }
   });
   const ws = (req: Request): string => (req as Authed).workspaceId as string;
+
+  async function sendMetrics(res: Response): Promise<void> {
+    const count = async (q: Knex.QueryBuilder): Promise<number> => Number(((await q.count({ n: '*' })) as { n: number | string }[])[0]?.n ?? 0);
+    deps.metrics.activeKeys.set(await count(db.knex('vault_keys').whereNull('revoked_at')));
+    deps.metrics.webhooksPending.set(await count(db.knex('webhook_outbox').where('status', 'pending')));
+    deps.metrics.reconcilePending.set(await count(db.knex('audit_log').whereIn('reconcile_state', ['pending', 'manual'])));
+    res.type(deps.metrics.contentType).send(await deps.metrics.render());
+  }
 
   const budgetExists = (req: Request) => async (id: string): Promise<boolean> => (await getBudget(db, ws(req), id)) !== undefined;
 
@@ -168,10 +191,12 @@ export function createAdminRouter(deps: AdminDeps): Router {
     if (!vendor) {
       throw new ApiError('invalid_request', `vendor: unknown vendor "${body.vendor}" (known: ${[...registry.keys()].join(', ')})`, { param: 'vendor' });
     }
-    const allowed = patterns(body.allowed_endpoints);
+    const { sources: allowed, warnings } = checkEndpoints(vendor, body.allowed_endpoints);
     const now = clock();
     const expiresAt = expiry(body, now) ?? null;
     const policy = await applyPolicy({}, body, vendor, budgetExists(req));
+    const credentials = await deps.credentials.resolve(ws(req), vendor.id);
+    if (!credentials) warnings.push(`Keybrake has no ${vendor.name} secret yet: calls with this key are refused (vendor_not_configured) until one is set (${vendor.id === 'stripe' ? 'STRIPE_SECRET_KEY' : vendor.id === 'twilio' ? 'TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN' : vendor.id === 'resend' ? 'RESEND_API_KEY' : 'its secret_env'}, or PUT /vendors/${vendor.id}/credentials).`);
     const secret = newVaultKey();
     const id = newId('vk');
     await insertKey(db, {
@@ -188,7 +213,8 @@ export function createAdminRouter(deps: AdminDeps): Router {
       createdAt: now,
     });
     const key = (await getKey(db, ws(req), id)) as StoredKey;
-    res.status(201).json({ ...keyView(key, now), vault_key: secret });
+    deps.log.info({ key_id: id, vendor: vendor.id, label: body.label, daily_usd_cap: body.daily_usd_cap }, 'vault key issued');
+    res.status(201).json({ ...keyView(key, now), vault_key: secret, ...(warnings.length > 0 ? { warnings } : {}) });
   });
 
   router.patch('/vault/keys/:id', async (req, res) => {
@@ -202,10 +228,11 @@ export function createAdminRouter(deps: AdminDeps): Router {
     await updateKey(db, ws(req), key.id, {
       ...(body.label !== undefined ? { label: body.label } : {}),
       ...(body.daily_usd_cap !== undefined ? { dailyCapMicros: usdToMicros(body.daily_usd_cap) } : {}),
-      ...(body.allowed_endpoints !== undefined ? { allowedEndpoints: patterns(body.allowed_endpoints) } : {}),
+      ...(body.allowed_endpoints !== undefined ? { allowedEndpoints: checkEndpoints(registry.get(key.vendor) as VendorAdapter, body.allowed_endpoints).sources } : {}),
       ...(expiresAt !== undefined ? { expiresAt } : {}),
       policy,
     });
+    deps.log.info({ key_id: key.id, fields: Object.keys(body) }, 'vault key changed');
     res.json(keyView((await getKey(db, ws(req), key.id)) as StoredKey, now));
   });
 
@@ -223,7 +250,13 @@ export function createAdminRouter(deps: AdminDeps): Router {
     });
     const page = keys.slice(0, q.limit);
     const last = page[page.length - 1];
-    res.json({ data: page.map((k) => keyView(k, now)), next_cursor: keys.length > q.limit && last ? encodeCursor(last) : null });
+    // Today's spend of every key on the page, in one query (each key's day is in its own time zone).
+    const windows = page.map((k) => [k.id, limitsFor(k, now).keyWindow.start] as [string, string]);
+    const spent = await spentInMany(db, windows);
+    res.json({
+      data: page.map((k, i) => ({ ...keyView(k, now), spent_today_usd: microsToUsd(spent.get(`${k.id} ${windows[i]?.[1] ?? ''}`) ?? 0) })),
+      next_cursor: keys.length > q.limit && last ? encodeCursor(last) : null,
+    });
   });
 
   router.get('/vault/keys/:id', async (req, res) => {
@@ -249,6 +282,7 @@ export function createAdminRouter(deps: AdminDeps): Router {
     const ids = await revokeKeys(db, ws(req), by, now);
     const keys = (await Promise.all(ids.map((id) => getKey(db, ws(req), id)))).filter((k): k is StoredKey => k !== undefined);
     await enqueue(db.knex, db.dialect, ws(req), keys.map((k) => keyEvent('key.revoked', k, now)), deps.webhooks, now);
+    deps.log.info({ key_ids: ids.slice(0, 50), revoked: ids.length, ...('labelPrefix' in by ? { label_prefix: by.labelPrefix } : {}) }, 'vault keys revoked');
     return ids;
   };
 
@@ -262,7 +296,7 @@ export function createAdminRouter(deps: AdminDeps): Router {
 
   router.post('/vault/keys/revoke', async (req, res) => {
     const body = parseOrThrow(RevokeBody, req.body ?? {});
-    const ids = await revoke(req, 'ids' in body ? { ids: body.ids } : { labelPrefix: body.label_prefix });
+    const ids = await revoke(req, body.ids ? { ids: body.ids } : { labelPrefix: body.label_prefix as string });
     res.json({ revoked: ids.length, ids });
   });
 
@@ -287,24 +321,22 @@ export function createAdminRouter(deps: AdminDeps): Router {
   router.put('/vendors/:vendor/credentials', async (req, res) => {
     const vendor = registry.get(req.params.vendor as string);
     if (!vendor) throw new ApiError('not_found', `unknown vendor ${req.params.vendor}`);
-    const shape = Object.fromEntries(vendor.credentialFields.map((f) => [f, z.string().min(1, 'must not be empty').max(4096)]));
+    const fields = vendor.credentialFields;
+    const unknown = Object.keys((req.body ?? {}) as object).find((f) => !fields.includes(f));
+    if (unknown !== undefined) throw new ApiError('invalid_request', `${unknown}: ${vendor.name} takes ${fields.join(' and ')}, not ${unknown}`, { param: unknown });
+    const shape = Object.fromEntries(fields.map((f) => [f, z.string({ required_error: 'is required' }).min(1, 'must not be empty').max(4096)]));
     const body = parseOrThrow(z.object(shape).strict(), req.body ?? {}) as Record<string, string>;
+    const problem = vendor.checkSecret?.(body);
+    if (problem) throw new ApiError('invalid_request', problem, { param: problem.split(':')[0] });
     const now = clock();
     await putCredentials(db, deps.box, ws(req), vendor.id, body, now);
     deps.credentials.invalidate(ws(req), vendor.id);
+    deps.log.info({ vendor: vendor.id, fields: Object.keys(body) }, 'vendor secret changed');
     res.json({ vendor: vendor.id, fields: Object.keys(body), updated_at: new Date(now).toISOString() });
   });
 
   router.get('/metrics', async (_req, res) => {
-    const keys = (await db.knex('vault_keys').whereNull('revoked_at').count({ n: '*' })) as { n: number | string }[];
-    const pending = (await db.knex('webhook_outbox').where('status', 'pending').count({ n: '*' })) as { n: number | string }[];
-    res.type('text/plain; version=0.0.4').send(
-      deps.metrics.render({
-        keybrake_active_keys: Number(keys[0]?.n ?? 0),
-        keybrake_webhooks_pending: Number(pending[0]?.n ?? 0),
-        process_resident_memory_bytes: process.memoryUsage().rss,
-      }),
-    );
+    await sendMetrics(res);
   });
 
   router.use(createBudgetRouter({ db, clock, workspace: ws }));

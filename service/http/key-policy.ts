@@ -15,7 +15,8 @@ export const usd = z.preprocess(
     .number({ invalid_type_error: 'must be a number of US dollars' })
     .finite()
     .positive('must be greater than 0')
-    .max(1_000_000_000, 'must be at most 1000000000'),
+    .max(1_000_000_000, 'must be at most 1000000000')
+    .refine((v) => usdToMicros(v) >= 1, 'rounds to nothing: Keybrake counts in micro-dollars, so the least is 0.000001'),
 );
 
 const scalar = z.union([z.string().max(500), z.number().finite(), z.boolean()], { errorMap: () => ({ message: 'must be a string, number or boolean' }) });

@@ -359,7 +359,7 @@ export function createProxyHandler(deps: ProxyDeps) {
           credentials = await deps.credentials.resolve(key.workspaceId, vendor.id);
           if (credentials === undefined || vendor.credentialFields.some((f) => !credentials?.[f])) {
             credentials = undefined;
-            pending = new ApiError('upstream_unreachable', `Keybrake has no ${vendor.name} secret configured; an operator must set it (environment or PUT /vendors/${vendor.id}/credentials).`);
+            pending = new ApiError('vendor_not_configured', `Keybrake has no ${vendor.name} secret configured, so nothing was sent; an operator must set it (environment or PUT /vendors/${vendor.id}/credentials).`);
           }
         } catch (err) {
           storeTrouble.note(err as Error, 'vendor credentials could not be read');

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { ApiError } from '../errors';
+import { issueWords } from '../zod-words';
 
 /** Parses with zod; a failure becomes one 400 naming the offending field. */
 export function parseOrThrow<T extends z.ZodTypeAny>(schema: T, input: unknown): z.infer<T> {
@@ -13,6 +14,5 @@ export function parseOrThrow<T extends z.ZodTypeAny>(schema: T, input: unknown):
     throw new ApiError('invalid_request', `${field}: unknown field`, { param: field });
   }
   const field = issue.path.join('.') || 'body';
-  const message = issue.code === 'invalid_type' && issue.received === 'undefined' ? 'is required' : issue.message;
-  throw new ApiError('invalid_request', `${field}: ${message}`, { param: field });
+  throw new ApiError('invalid_request', `${field}: ${issueWords(issue)}`, { param: field });
 }

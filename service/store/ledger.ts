@@ -118,6 +118,15 @@ export async function spentIn(db: Db, subjectId: string, windowStart: string): P
   return spentWith(db.knex, subjectId, windowStart);
 }
 
+/** The spend of many (subject, window) pairs in one query, keyed `${subject} ${window}`. */
+export async function spentInMany(db: Db, pairs: [string, string][]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  if (pairs.length === 0) return out;
+  const rows = (await db.knex('spend_windows').whereIn(['subject_id', 'window_start'], pairs).select('subject_id', 'window_start', 'spent_micros')) as { subject_id: string; window_start: string; spent_micros: number }[];
+  for (const r of rows) out.set(`${r.subject_id} ${r.window_start}`, Number(r.spent_micros));
+  return out;
+}
+
 /**
  * Takes one request against the rate window and reserves `micros` against every cap, then writes the audit
  * row, in one transaction. When anything has no room, the transaction rolls back and the audit row is written

@@ -4,9 +4,9 @@ import { stripe } from './stripe';
 import { twilio } from './twilio';
 import type { VendorAdapter } from './types';
 
-const BUILTIN: readonly VendorAdapter[] = [stripe, twilio, resend];
+export const BUILTIN_VENDORS: readonly VendorAdapter[] = [stripe, twilio, resend];
 
-export const BUILTIN_VENDOR_IDS: readonly string[] = BUILTIN.map((v) => v.id);
+export const BUILTIN_VENDOR_IDS: readonly string[] = BUILTIN_VENDORS.map((v) => v.id);
 
 export type VendorRegistry = ReadonlyMap<string, VendorAdapter>;
 
@@ -15,5 +15,5 @@ export type VendorRegistry = ReadonlyMap<string, VendorAdapter>;
  * (for fake vendors in tests).
  */
 export function createRegistry(upstreams: Record<string, string>, custom: readonly VendorAdapter[] = []): VendorRegistry {
-  return new Map([...BUILTIN, ...custom].map((v) => [v.id, upstreams[v.id] === undefined ? v : { ...v, baseUrl: upstreams[v.id] as string }]));
+  return new Map([...BUILTIN_VENDORS, ...custom].map((v) => [v.id, upstreams[v.id] === undefined ? v : { ...v, baseUrl: upstreams[v.id] as string }]));
 }

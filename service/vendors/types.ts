@@ -187,6 +187,10 @@ export interface VendorAdapter {
   requestHeaders: readonly string[];
   /** Response headers passed back to the client (lower case). */
   responseHeaders: readonly string[];
+  /** How every path of the vendor begins (Stripe's /v1/ and /v2/): an endpoint that does not is refused at issue. */
+  pathPrefixes?: readonly string[];
+  /** Checks a secret's format where the vendor defines one; returns what is wrong, or undefined. */
+  checkSecret?(credentials: Record<string, string>): string | undefined;
   /** Whether a non-GET call may carry query parameters (Stripe's may not: they would escape pricing); a route may list its own. */
   queryOnWrite: boolean;
   routes: readonly VendorRoute[];

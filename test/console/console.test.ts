@@ -9,8 +9,8 @@ import { ADMIN_KEY, call, useStripeService, type TestService } from '../helpers/
 
 const CHROMIUM = process.env.KEYBRAKE_CHROMIUM ?? '/usr/bin/chromium';
 const ARTIFACTS = join(__dirname, '..', '..', 'artifacts', 'console');
+// Without Chromium (outside CI) these are skipped, as global-setup announced; in CI it fails the run first.
 const available = existsSync(CHROMIUM);
-if (!available && process.env.CI) throw new Error(`the console tests need Chromium at ${CHROMIUM} (.ci/run installs Debian's chromium package)`);
 
 (available ? describe : describe.skip)('admin console', () => {
   const ctx = useStripeService('sqlite');

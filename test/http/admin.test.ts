@@ -1,7 +1,17 @@
 // The admin API over HTTP (supertest against the running service), on both stores.
+import parsePrometheus from 'parse-prometheus-text-format';
 import { startFakeStripe, type FakeStripe } from '../helpers/fake-stripe';
 import { call, startTestService, type TestService } from '../helpers/service';
 import { describeEachStore } from '../helpers/stores';
+
+const SCRAPE = 'scrape_only_token_0123456789abcdef';
+
+interface Family {
+  name: string;
+  help: string;
+  type: string;
+  metrics: { labels?: Record<string, string>; value?: string; buckets?: Record<string, string>; count?: string }[];
+}
 
 describeEachStore('admin API', (storeName) => {
   let svc: TestService;
@@ -11,7 +21,7 @@ describeEachStore('admin API', (storeName) => {
   beforeAll(async () => {
     fake = await startFakeStripe();
     // No STRIPE_SECRET_KEY in the environment: the secret arrives through the API in a test below.
-    svc = await startTestService(storeName, undefined, { KEYBRAKE_UPSTREAM_STRIPE: fake.url });
+    svc = await startTestService(storeName, undefined, { KEYBRAKE_UPSTREAM_STRIPE: fake.url, KEYBRAKE_METRICS_TOKEN: SCRAPE });
   });
   afterAll(async () => {
     await svc.close();
@@ -106,11 +116,14 @@ describeEachStore('admin API', (storeName) => {
   test('vendor credentials set through the API are stored encrypted and used for the next call', async () => {
     const key = await svc.issueKey({ vendor: 'stripe', daily_usd_cap: 10, allowed_endpoints: ['POST /v1/customers'] });
     const missing = await call(svc.url, '/stripe/v1/customers', { key: key.vault_key, form: 'email=a@example.com' });
-    expect([missing.status, missing.body.error?.code]).toEqual([502, 'upstream_unreachable']);
+    expect([missing.status, missing.body.error?.code]).toEqual([503, 'vendor_not_configured']);
+    expect(missing.body.error?.message).toMatch(/no Stripe secret configured, so nothing was sent/);
     expect(String(missing.body.error?.message)).toMatch(/no Stripe secret configured/);
 
     const bad = await svc.admin().put('/vendors/stripe/credentials').send({ secret: fake.secret });
-    expect([bad.status, bad.body.error.param, bad.body.error.message]).toEqual([400, 'secret', 'secret: unknown field']);
+    expect([bad.status, bad.body.error.param, bad.body.error.message]).toEqual([400, 'secret', 'secret: Stripe takes secret_key, not secret']);
+    const placeholder = await svc.admin().put('/vendors/stripe/credentials').send({ secret_key: 'sk_test_...' });
+    expect([placeholder.status, placeholder.body.error.message]).toEqual([400, 'secret_key: "sk_test_..." is the README\'s placeholder, not a key: use one from https://dashboard.stripe.com/test/apikeys']);
     const empty = await svc.admin().put('/vendors/stripe/credentials').send({});
     expect([empty.status, empty.body.error.message]).toEqual([400, 'secret_key: is required']);
     const put = await svc.admin().put('/vendors/stripe/credentials').send({ secret_key: fake.secret });
@@ -127,15 +140,26 @@ describeEachStore('admin API', (storeName) => {
     expect(fake.received[fake.received.length - 1]!.headers.authorization).toBe(`Bearer ${fake.secret}`);
   });
 
-  test('metrics count proxied calls by vendor, decision and code, behind the admin key', async () => {
+  test('metrics: Prometheus text a parser reads, every metric with its help, scraped with the scrape-only token or the admin key', async () => {
     const key = await svc.issueKey({ vendor: 'stripe', daily_usd_cap: 1, allowed_endpoints: ['GET /v1/customers/{id}'] });
     await call(svc.url, '/stripe/v1/charges', { key: key.vault_key, form: 'amount=1&currency=usd' });
     expect((await fetch(`${svc.url}/metrics`)).status).toBe(401);
-    const res = await svc.admin().get('/metrics');
-    expect(res.headers['content-type']).toMatch(/text\/plain/);
-    expect(res.text).toMatch(/^keybrake_requests_total\{vendor="stripe",decision="deny",code="endpoint_not_allowed"\} [1-9]\d*$/m);
-    expect(res.text).toMatch(/^keybrake_active_keys [1-9]\d*$/m);
-    expect(res.text).toMatch(/^keybrake_request_duration_ms_count [1-9]\d*$/m);
+    const scraped = await fetch(`${svc.url}/metrics`, { headers: { authorization: `Bearer ${SCRAPE}` } });
+    expect(scraped.status).toBe(200);
+    expect(scraped.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    const families = parsePrometheus(await scraped.text()) as Family[];
+    const byName = new Map(families.map((f) => [f.name, f]));
+    for (const f of families) expect([f.name, f.help.length > 10]).toEqual([f.name, true]);
+    expect(byName.get('keybrake_requests_total')?.metrics).toContainEqual({ labels: { vendor: 'stripe', decision: 'deny', code: 'endpoint_not_allowed' }, value: expect.stringMatching(/^[1-9]/) });
+    const duration = byName.get('keybrake_request_duration_seconds');
+    expect(duration?.type).toBe('HISTOGRAM');
+    expect(Object.keys(duration?.metrics[0]?.buckets ?? {})).toEqual(expect.arrayContaining(['0.001', '0.01', '0.1', '1', '+Inf']));
+    expect(Number(byName.get('keybrake_active_keys')?.metrics[0]?.value)).toBeGreaterThan(0);
+    expect(byName.has('keybrake_process_resident_memory_bytes')).toBe(true);
+    // The admin key reads it too; the scrape token opens nothing else.
+    expect((await svc.admin().get('/metrics')).status).toBe(200);
+    const other = await fetch(`${svc.url}/vault/keys`, { headers: { authorization: `Bearer ${SCRAPE}` } });
+    expect(other.status).toBe(401);
   });
 
   test('healthz answers without the admin key', async () => {

@@ -68,7 +68,8 @@ describe('the generated chatflow and backend snippets, end to end', () => {
   const env = (): NodeJS.ProcessEnv => ({ PATH: process.env.PATH, KEYBRAKE_URL: svc.url, KEYBRAKE_ADMIN_KEY: ADMIN_KEY, DIFY_API_URL: dify.url, DIFY_APP_KEY: dify.appKey });
 
   test.each([
-    ['ts', 'snippet.ts', (file: string, args: string[]) => exec(process.execPath, ['--require', 'tsx/cjs', file, ...args], { env: env(), cwd: join(__dirname, '..', '..') })],
+    // As an ES module (.mts), the way the snippet says to run it.
+    ['ts', 'snippet.mts', (file: string, args: string[]) => exec(process.execPath, ['--import', 'tsx', file, ...args], { env: env(), cwd: join(__dirname, '..', '..') })],
     ['python', 'snippet.py', (file: string, args: string[]) => exec('python3', [file, ...args], { env: env() })],
   ])('%s: a key per conversation, passed in inputs, used by the HTTP node, capped, then revoked', async (lang, name, runIt) => {
     const file = join(mkdtempSync(join(tmpdir(), 'kb-snippet-')), name);

@@ -18,6 +18,10 @@ export const resend: VendorAdapter = {
   queryOnWrite: false,
   idempotencyHeader: 'idempotency-key',
   routes: resendRoutes,
+  checkSecret(c) {
+    if (!/^re_\S{4,}$/.test(c.api_key ?? '')) return 'api_key: must be a Resend API key (re_…)';
+    return undefined;
+  },
   // A new API key's `token`, a webhook's `signing_secret` (resend.yaml).
   scrubFields: ['token', 'signing_secret'],
   // Resend's 4xx answers (validation, auth, idempotency conflicts, rate limits) send nothing.

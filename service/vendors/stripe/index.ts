@@ -29,6 +29,13 @@ export const stripe: VendorAdapter = {
   queryOnWrite: false,
   idempotencyHeader: 'idempotency-key',
   routes: stripeRoutes,
+  pathPrefixes: ['/v1/', '/v2/'],
+  checkSecret(c) {
+    const key = c.secret_key ?? '';
+    if (/\.\.\.|…/.test(key)) return `secret_key: "${key.slice(0, 14)}" is the README's placeholder, not a key: use one from https://dashboard.stripe.com/test/apikeys`;
+    if (!/^(sk|rk)_(test|live)_\S+$/.test(key)) return 'secret_key: must be a Stripe secret key (sk_test_…, sk_live_…) or restricted key (rk_…)';
+    return undefined;
+  },
   // Secrets Stripe's own description marks as such: an ephemeral key's or a connection token's `secret`, the
   // `client_secret` of intents and sessions ("should not be stored, logged, or exposed to anyone other than the
   // customer"), a webhook endpoint's signing `secret`, an app secret's `payload`.

@@ -28,6 +28,11 @@ export const twilio: VendorAdapter = {
   responseHeaders: ['twilio-request-id', 'twilio-concurrent-requests', 'retry-after'],
   queryOnWrite: false,
   routes: twilioRoutes,
+  pathPrefixes: ['/2010-04-01/'],
+  checkSecret(c) {
+    if (!/^(AC|SK)[0-9a-fA-F]{32}$/.test(c.account_sid ?? '')) return 'account_sid: must be a Twilio Account SID (AC followed by 32 hex digits) or API key SID (SK…)';
+    return undefined;
+  },
   routeSegments,
   // Fields Twilio's description uses for credentials in answers: an account's auth token, a new key's secret,
   // a SIP credential's password, a network traversal token's credentials (JSON and XML spellings).
