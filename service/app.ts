@@ -6,8 +6,10 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { Logger } from 'pino';
 import { ApiError, errorBody, errorHeaders } from './errors';
 import { createAdminRouter, type AdminDeps } from './http/admin-routes';
-import { createProxyHandler, type ProxyDeps } from './http/proxy-route';
+import { createProxyHandler } from './http/proxy-route';
+import type { ProxyDeps } from './http/proxy-deps';
 import { whoami } from './http/whoami';
+import { ping } from './store/db';
 import { settlementsDone } from './store/ledger';
 
 /** service/console in the sources; the same folder when running from dist/ (tsc does not copy static files). */
@@ -97,7 +99,7 @@ function createAdminApp(deps: AppDeps): express.Express {
 
   app.get('/healthz', async (_req, res) => {
     try {
-      await deps.db.knex.raw('select 1');
+      await ping(deps.db);
       res.json({ status: 'ok', store: deps.db.dialect });
     } catch {
       res.status(503).json({ status: 'unavailable', store: deps.db.dialect });

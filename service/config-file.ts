@@ -3,81 +3,13 @@
 import { readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
 import { z } from 'zod';
-import { parseEndpointPattern } from './policy/endpoints';
+import { usd, VendorSchema, type CustomVendorConfig } from './vendors/custom-schema';
 import type { PriceTables } from './vendors/prices';
 import { issueWords } from './zod-words';
 import type { FxTable } from './vendors/types';
 
 const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date such as 2026-11-27');
-const usd = z.number({ invalid_type_error: 'a number of US dollars' }).min(0, 'not negative');
 const table = z.record(z.string().regex(/^(\d{1,4}|default)$/, 'E.164 country prefixes (digits) or default'), usd);
-const fieldName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.[\]]*$/, 'a field name such as total or order.total');
-
-const PriceRule = z
-  .object({
-    fixed_usd: usd.optional(),
-    amount_field: fieldName.optional(),
-    currency_field: fieldName.optional(),
-    currency: z.string().regex(/^[a-zA-Z]{3}$/, 'a three-letter currency code').optional(),
-    units: z.enum(['minor', 'major']).optional(),
-    count_field: fieldName.optional(),
-    unit_usd: usd.optional(),
-  })
-  .strict()
-  .superRefine((r, ctx) => {
-    const kinds = [r.fixed_usd !== undefined, r.amount_field !== undefined, r.count_field !== undefined].filter(Boolean).length;
-    if (kinds !== 1) ctx.addIssue({ code: 'custom', message: 'give exactly one of fixed_usd, amount_field or count_field' });
-    if (r.amount_field !== undefined && r.currency_field === undefined && r.currency === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['currency_field'], message: 'amount_field needs currency_field or a fixed currency' });
-    }
-    if (r.amount_field !== undefined && r.units === undefined) ctx.addIssue({ code: 'custom', path: ['units'], message: 'amount_field needs units: minor or major' });
-    if (r.count_field !== undefined && r.unit_usd === undefined) ctx.addIssue({ code: 'custom', path: ['unit_usd'], message: 'count_field needs unit_usd' });
-  });
-
-const endpointMatch = z.string().refine((s) => typeof parseEndpointPattern(s) !== 'string', 'an endpoint such as "POST /v1/orders" (METHOD /path)');
-
-const VendorSchema = z
-  .object({
-    name: z.string().min(1).max(100).optional(),
-    base_url: z.string().url('an http(s) URL').refine((u) => /^https?:\/\//.test(u), 'an http(s) URL'),
-    auth: z
-      .object({
-        style: z.enum(['bearer', 'basic', 'header', 'query']),
-        header: z.string().regex(/^[A-Za-z0-9-]+$/, 'a header name').optional(),
-        query_param: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'a query parameter name').optional(),
-        secret_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name').optional(),
-        username_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name').optional(),
-      })
-      .strict()
-      .superRefine((a, ctx) => {
-        if (a.style === 'header' && !a.header) ctx.addIssue({ code: 'custom', path: ['header'], message: 'style header needs header: <name>' });
-        if (a.style === 'query' && !a.query_param) ctx.addIssue({ code: 'custom', path: ['query_param'], message: 'style query needs query_param: <name>' });
-      }),
-    body: z.enum(['json', 'form']).default('json'),
-    unpriced_writes: z.enum(['refuse', 'free']).default('refuse'),
-    endpoints: z
-      .array(
-        z
-          .object({ match: endpointMatch, price: PriceRule, query: z.array(z.string().regex(/^[A-Za-z0-9_.[\]-]+$/, 'query parameter names')).optional() })
-          .strict()
-          .superRefine((e, ctx) => {
-            const priced = [e.price.amount_field, e.price.currency_field, e.price.count_field].filter((f): f is string => f !== undefined);
-            for (const name of e.query ?? []) {
-              if (priced.includes(name)) ctx.addIssue({ code: 'custom', path: ['query'], message: `no priced field in the query string (${name} is priced from the body)` });
-            }
-          }),
-      )
-      .default([]),
-    /** Response fields that carry credentials, scrubbed from every answer. */
-    credential_fields: z.array(fieldName).optional(),
-  })
-  .strict()
-  .superRefine((v, ctx) => {
-    const authParam = v.auth.query_param;
-    v.endpoints.forEach((e, i) => {
-      if (authParam !== undefined && e.query?.includes(authParam)) ctx.addIssue({ code: 'custom', path: ['endpoints', i, 'query'], message: `${authParam} carries the secret; it cannot be a query parameter callers send` });
-    });
-  });
 
 const RESERVED = ['vault', 'vendors', 'budgets', 'dify', 'openapi', 'mcp', 'approvals', 'healthz', 'metrics', 'audit', 'usage', 'console', 'webhooks'];
 
@@ -123,7 +55,7 @@ const FileSchema = z
   })
   .strict();
 
-export type CustomVendorConfig = z.infer<typeof VendorSchema> & { id: string };
+export type { CustomVendorConfig };
 type File = z.infer<typeof FileSchema>;
 
 export interface FileConfig {

@@ -3,6 +3,7 @@ import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { ConfigError, loadConfig, type Config } from './config';
 import { createLogger, prepareStore, startServer, type Extras } from './server';
+import { closeDb } from './store/db';
 
 /**
  * Cluster mode (KEYBRAKE_WORKERS): the primary prepares the store once, then forks the workers, which share the
@@ -11,7 +12,7 @@ import { createLogger, prepareStore, startServer, type Extras } from './server';
 async function runPrimary(config: Config, count: number): Promise<void> {
   const log = createLogger(config);
   const { db } = await prepareStore(config, log, (line) => process.stderr.write(line + '\n'));
-  await db.knex.destroy();
+  await closeDb(db);
   let stopping = false;
   for (let i = 0; i < count; i++) cluster.fork();
   cluster.on('exit', (worker, code) => {

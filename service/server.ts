@@ -15,15 +15,15 @@ import { KeyGate } from './http/key-gate';
 import { Metrics } from './http/metrics';
 import { purgeAudit } from './store/audit-query';
 import { Upstreams } from './proxy/forward';
-import { DEFAULT_WORKSPACE, ensureGeneratedAdminKey } from './store/admin-keys';
-import { credentialsUpdatedAt } from './store/credentials';
+import { DEFAULT_WORKSPACE } from './policy/keys';
+import { ensureGeneratedAdminKey } from './store/admin-keys';
+import { CredentialResolver, credentialsUpdatedAt } from './store/credentials';
 import { VERSION } from './version';
 import { purgeExpired, settlementsDone } from './store/ledger';
 import { purgeLocks } from './store/object-locks';
-import { openDb, warmPool, type Db } from './store/db';
-import { SqliteCheckpointer } from './store/sqlite-checkpointer';
+import { closeDb, openDb, warmPool, type Db } from './store/db';
+import { checkpointInWorker, SqliteCheckpointer } from './store/sqlite-checkpointer';
 import { migrate } from './store/migrations';
-import { CredentialResolver } from './vendors/credentials';
 import { customAdapter } from './vendors/custom';
 import { createRegistry } from './vendors/registry';
 
@@ -90,7 +90,7 @@ export async function prepareStore(config: Config, log: Logger, announce: (line:
     await migrate(db);
     await warmPool(db, config.dbPoolSize);
   } catch (err) {
-    await db.knex.destroy().catch(() => undefined);
+    await closeDb(db).catch(() => undefined);
     // One line that names the setting, never a stack trace (and never the password).
     const what = config.store.kind === 'postgres' ? `DATABASE_URL: cannot use ${redactUrl(config.store.url)}` : `KEYBRAKE_SQLITE_PATH: cannot use ${config.store.path}`;
     throw new ConfigError(`${what} (${(err as Error).message.split('\n')[0]})`);
@@ -125,7 +125,7 @@ export async function startServer(config: Config, opts: Extras = {}): Promise<Ru
   const credentials = new CredentialResolver(db, box, config.envSecrets, opts.clock);
   let checkpointer: SqliteCheckpointer | undefined;
   if (config.store.kind === 'sqlite' && config.store.path !== ':memory:') {
-    await db.knex.raw('PRAGMA wal_autocheckpoint = 0');
+    await checkpointInWorker(db);
     checkpointer = new SqliteCheckpointer(config.store.path, (message) => log.warn({ err: message }, 'SQLite checkpoint failed'));
   }
   const gate = new KeyGate(config.maxInflightPerKey);
@@ -232,7 +232,7 @@ export async function startServer(config: Config, opts: Extras = {}): Promise<Ru
       await settlementsDone(db);
       await upstreams.close();
       await checkpointer?.stop();
-      await db.knex.destroy();
+      await closeDb(db);
       log.info({ url }, 'keybrake stopped');
     },
   };

@@ -1,10 +1,12 @@
 // Alert events (design §6): cap.threshold (each threshold once per window), cap.exceeded (once per window),
 // key.revoked and key.expired (once per key). An event is inserted once, by its key, together with one outbox row
-// per target; the worker delivers the outbox, so a restart or a failing receiver loses nothing.
-import type { Knex } from 'knex';
+// per target (store/outbox.ts); the worker delivers the outbox, so a restart or a failing receiver loses nothing.
+// This module only says what the events are; it reads and writes nothing.
 import { newId } from '../crypto';
-import type { KeyRecord } from '../policy/decide';
-import { rowsOf, type Db } from '../store/db';
+import type { KeyRecord } from '../policy/keys';
+import type { CapCheck, Limits } from '../policy/limits';
+import { resetsAt } from '../policy/limits';
+import type { AlertRows } from '../store/outbox';
 import { microsToUsd } from '../vendors/currency';
 
 export const EVENT_TYPES = ['cap.threshold', 'cap.exceeded', 'key.revoked', 'key.expired'] as const;
@@ -33,37 +35,33 @@ function targets(event: AlertEvent, globals: readonly GlobalTarget[]): string[] 
   return [...new Set(urls)];
 }
 
-/** Inserts events that have not happened yet and queues their deliveries, in the caller's transaction if given. */
-export async function enqueue(q: Knex | Knex.Transaction, dialect: Db['dialect'], workspaceId: string, events: AlertEvent[], globals: readonly GlobalTarget[], now: number): Promise<number> {
-  let queued = 0;
+/**
+ * The rows that record events: each event once (by its key), with one delivery per target. Written in the
+ * transaction of whatever raised them (store/ledger.ts).
+ */
+export function alertRows(workspaceId: string, events: readonly AlertEvent[], globals: readonly GlobalTarget[], now: number): AlertRows {
+  const rows: AlertRows = { events: [], deliveries: [] };
   for (const event of events) {
     const urls = targets(event, globals);
     if (urls.length === 0) continue;
     const id = newId('evt');
     const payload = JSON.stringify({ id, type: event.type, created_at: new Date(now).toISOString(), data: event.data });
-    const inserted = await q.raw(
-      `INSERT INTO webhook_events (id, workspace_id, event_key, type, key_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (event_key) DO NOTHING RETURNING id`,
-      [id, workspaceId, event.eventKey.slice(0, 255), event.type, event.keyId, payload, now],
-    );
-    if (rowsOf(dialect, inserted).length === 0) continue;
-    for (const url of urls) {
-      await q('webhook_outbox').insert({ id: newId('whd'), event_id: id, workspace_id: workspaceId, url, status: 'pending', attempts: 0, next_attempt_at: now, created_at: now });
-      queued++;
-    }
+    rows.events.push({ id, workspaceId, eventKey: event.eventKey.slice(0, 255), type: event.type, keyId: event.keyId, payload, createdAt: now });
+    for (const url of urls) rows.deliveries.push({ id: newId('whd'), eventId: id, workspaceId, url, createdAt: now });
   }
-  return queued;
+  return rows;
 }
 
 const keyData = (key: KeyRecord): Record<string, unknown> => ({ key_id: key.id, label: key.label, vendor: key.vendor });
 
-export interface CapState {
-  kind: 'daily' | 'total' | 'budget';
-  subjectId: string;
-  windowStart: string;
-  capMicros: number;
+export interface CapState extends CapCheck {
   spentMicros: number;
   resetsAt: number | null;
+}
+
+/** Each of the key's caps with its spend (in the caps' order) and when it resets. */
+export function capStates(limits: Limits, spent: readonly number[]): CapState[] {
+  return limits.caps.map((cap, i) => ({ ...cap, spentMicros: spent[i] ?? 0, resetsAt: resetsAt(limits, cap.kind) }));
 }
 
 /** What every cap event says about the cap: which one, its size, the spend, the window. */
@@ -126,20 +124,4 @@ export function bodyFor(url: string, payload: string): string {
         ? `Keybrake: ${who} hit its ${String(d.cap)} cap of ${money(d.cap_usd)}; a ${money(d.refused_usd)} call was refused.`
         : `Keybrake: ${who} ${e.type === 'key.revoked' ? 'was revoked' : 'expired'}.`;
   return JSON.stringify({ text });
-}
-
-/** Expired keys not yet announced (at most a week back, so an old database does not flood receivers). */
-export async function expiredKeyIds(db: Db, now: number): Promise<string[]> {
-  const rows = (await db
-    .knex('vault_keys as k')
-    .leftJoin('webhook_events as e', function join() {
-      this.on('e.key_id', '=', 'k.id').andOn('e.type', '=', db.knex.raw('?', ['key.expired']));
-    })
-    .whereNull('e.id')
-    .whereNull('k.revoked_at')
-    .where('k.expires_at', '<=', now)
-    .where('k.expires_at', '>', now - 7 * 86_400_000)
-    .limit(200)
-    .select('k.id')) as { id: string }[];
-  return rows.map((r) => r.id);
 }

@@ -3,10 +3,11 @@
 import { createHmac } from 'node:crypto';
 import type { Logger } from 'pino';
 import { request } from 'undici';
-import { newId } from '../crypto';
 import type { Db } from '../store/db';
 import { getKey } from '../store/keys';
-import { bodyFor, enqueue, expiredKeyIds, keyEvent, type GlobalTarget } from './events';
+import { record } from '../store/ledger';
+import { claimDue, eventPayload, expiredKeys, recordAttempt, type OutboxRow } from '../store/outbox';
+import { alertRows, bodyFor, keyEvent, type GlobalTarget } from './events';
 
 export interface WorkerOptions {
   db: Db;
@@ -24,15 +25,6 @@ const LEASE_MS = 30_000;
 /** `Keybrake-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">`, as Stripe signs its webhooks. */
 export function sign(secret: string, body: string, unixSeconds: number): string {
   return `t=${unixSeconds},v1=${createHmac('sha256', secret).update(`${unixSeconds}.${body}`).digest('hex')}`;
-}
-
-interface OutboxRow {
-  id: string;
-  event_id: string;
-  workspace_id: string;
-  url: string;
-  attempts: number;
-  next_attempt_at: number;
 }
 
 export class WebhookWorker {
@@ -66,25 +58,21 @@ export class WebhookWorker {
     const now = clock();
     if (now - this.lastExpiryScan >= 30_000) {
       this.lastExpiryScan = now;
-      for (const id of await expiredKeyIds(db, now)) {
-        const row = (await db.knex('vault_keys').where({ id }).first('workspace_id')) as { workspace_id: string } | undefined;
-        const key = row ? await getKey(db, row.workspace_id, id) : undefined;
-        if (key?.expiresAt) await enqueue(db.knex, db.dialect, key.workspaceId, [keyEvent('key.expired', key, key.expiresAt)], this.o.globals, now);
+      for (const { id, workspace_id } of await expiredKeys(db, now)) {
+        const key = await getKey(db, workspace_id, id);
+        if (key?.expiresAt) await record(db, { alerts: alertRows(key.workspaceId, [keyEvent('key.expired', key, key.expiresAt)], this.o.globals, now) });
       }
     }
-    const due = (await db.knex('webhook_outbox').where('status', 'pending').where('next_attempt_at', '<=', now).orderBy('next_attempt_at').limit(20)) as OutboxRow[];
     let delivered = 0;
-    for (const row of due) {
-      const claimed = await db.knex('webhook_outbox').where({ id: row.id, status: 'pending', next_attempt_at: row.next_attempt_at }).update({ next_attempt_at: now + LEASE_MS });
-      if (claimed === 1 && (await this.deliver(row))) delivered++;
+    for (const row of await claimDue(db, now, LEASE_MS, 20)) {
+      if (await this.deliver(row)) delivered++;
     }
     return delivered;
   }
 
   private async deliver(row: OutboxRow): Promise<boolean> {
     const { db, clock } = this.o;
-    const event = (await db.knex('webhook_events').where({ id: row.event_id }).first('payload')) as { payload: string };
-    const body = bodyFor(row.url, event.payload);
+    const body = bodyFor(row.url, (await eventPayload(db, row.event_id)) ?? '{}');
     const started = clock();
     let status: number | null = null;
     let error: string | null = null;
@@ -104,22 +92,8 @@ export class WebhookWorker {
     const ok = status !== null && status >= 200 && status < 300;
     const attempts = row.attempts + 1;
     const now = clock();
-    await db.knex.transaction(async (trx) => {
-      await trx('webhook_attempts').insert({ id: newId('wha'), outbox_id: row.id, at: started, status, error, duration_ms: now - started });
-      await trx('webhook_outbox')
-        .where({ id: row.id })
-        .update(
-          ok
-            ? { status: 'delivered', attempts, last_status: status, last_error: null, delivered_at: now }
-            : {
-                status: attempts >= this.o.maxAttempts ? 'failed' : 'pending',
-                attempts,
-                last_status: status,
-                last_error: error ?? `HTTP ${status}`,
-                next_attempt_at: now + Math.min(3_600_000, this.o.backoffMs * 2 ** (attempts - 1)),
-              },
-        );
-    });
+    const retryAt = ok || attempts >= this.o.maxAttempts ? null : now + Math.min(3_600_000, this.o.backoffMs * 2 ** (attempts - 1));
+    await recordAttempt(db, row, { startedAt: started, endedAt: now, status, error, ok, retryAt });
     return ok;
   }
 }

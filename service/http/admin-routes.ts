@@ -2,30 +2,28 @@
 // 400 naming the field and changes nothing.
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
-import { z } from 'zod';
 import { hashSecret, newId, newVaultKey, safeEqual, type SecretBox } from '../crypto';
 import { ApiError } from '../errors';
-import { parseDuration } from '../policy/window';
 import { workspaceForAdminKey } from '../store/admin-keys';
-import { credentialsUpdatedAt, putCredentials } from '../store/credentials';
-import type { Knex } from 'knex';
-import type { Db } from '../store/db';
+import type { CredentialResolver } from '../store/credentials';
+import { gauges, type Db } from '../store/db';
 import { getBudget } from '../store/budgets';
 import { getKey, insertKey, listKeys, revokeKeys, updateKey, type StoredKey } from '../store/keys';
-import { spentIn, spentInMany } from '../store/ledger';
-import type { CredentialResolver } from '../vendors/credentials';
+import { record, spentIn, spentInMany } from '../store/ledger';
 import { microsToUsd, usdToMicros } from '../vendors/currency';
 import type { VendorRegistry } from '../vendors/registry';
 import type { VendorAdapter } from '../vendors/types';
-import { enqueue, keyEvent, type GlobalTarget } from '../alerts/events';
+import { alertRows, keyEvent, type GlobalTarget } from '../alerts/events';
 import type { Redactor } from '../proxy/redact';
 import { auditView, createAuditRouter } from './audit-routes';
 import { createReconcileRouter } from './reconcile-routes';
 import { auditById } from '../store/audit-query';
 import type { Metrics } from './metrics';
 import { createBudgetRouter } from './budget-routes';
-import { applyPolicy, PolicyFields, policyView, usd } from './key-policy';
-import { limitsFor, TOTAL_WINDOW } from './limits';
+import { createVendorRouter } from './vendor-routes';
+import { CreateKeyBody, decodeCursor, encodeCursor, expiry, keyView, ListQuery, PatchKeyBody, RevokeBody } from './key-bodies';
+import { applyPolicy } from './key-policy';
+import { limitsFor, TOTAL_WINDOW } from '../policy/limits';
 import { checkEndpoints } from './endpoint-check';
 import { parseOrThrow } from './validate';
 
@@ -43,101 +41,6 @@ export interface AdminDeps {
   /** A token that may read GET /metrics and nothing else (KEYBRAKE_METRICS_TOKEN). */
   metricsToken: string | undefined;
   log: Logger;
-}
-
-const CreateKeyBody = z
-  .object({
-    vendor: z.string(),
-    daily_usd_cap: usd,
-    allowed_endpoints: z.array(z.string()).min(1, 'list at least one endpoint such as "POST /v1/payment_intents" (or "*" for all)').max(200),
-    expires_in: z.string().optional(),
-    expires_at: z.string().datetime({ offset: true, message: 'an ISO 8601 date-time' }).optional(),
-    label: z.string().max(256).default(''),
-    ...PolicyFields,
-  })
-  .strict();
-
-const PatchKeyBody = z
-  .object({
-    daily_usd_cap: usd.optional(),
-    allowed_endpoints: CreateKeyBody.shape.allowed_endpoints.optional(),
-    expires_in: z.string().optional(),
-    expires_at: z.string().datetime({ offset: true, message: 'an ISO 8601 date-time' }).nullable().optional(),
-    label: z.string().max(256).optional(),
-    ...PolicyFields,
-  })
-  .strict();
-
-const ListQuery = z
-  .object({
-    label: z.string().optional(),
-    label_prefix: z.string().optional(),
-    vendor: z.string().optional(),
-    status: z.enum(['active', 'revoked', 'expired']).optional(),
-    limit: z.coerce.number().int().min(1).max(200).default(50),
-    cursor: z.string().optional(),
-  })
-  .strict();
-
-const RevokeBody = z
-  .object({ label_prefix: z.string().min(1, 'must not be empty (it would revoke every key)').optional(), ids: z.array(z.string().min(1)).min(1, 'must list at least one key id').max(1000).optional() })
-  .strict()
-  .superRefine((b, ctx) => {
-    if ((b.label_prefix === undefined) === (b.ids === undefined)) {
-      ctx.addIssue({ code: 'custom', path: [], message: 'give label_prefix (revoke every key whose label starts with it) or ids (a list of key ids), one of the two' });
-    }
-  });
-
-function keyStatus(k: StoredKey, now: number): 'active' | 'revoked' | 'expired' {
-  if (k.revokedAt !== null) return 'revoked';
-  if (k.expiresAt !== null && k.expiresAt <= now) return 'expired';
-  return 'active';
-}
-
-function keyView(k: StoredKey, now: number): Record<string, unknown> {
-  const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
-  return {
-    id: k.id,
-    vendor: k.vendor,
-    label: k.label,
-    key_prefix: k.keyPrefix,
-    status: keyStatus(k, now),
-    daily_usd_cap: microsToUsd(k.dailyCapMicros),
-    allowed_endpoints: k.allowedEndpoints.map((p) => p.source),
-    ...policyView(k.policy),
-    expires_at: iso(k.expiresAt),
-    created_at: iso(k.createdAt),
-    revoked_at: iso(k.revokedAt),
-  };
-}
-
-/** `expires_in` or `expires_at` → epoch ms (null: never); undefined when neither was given. */
-function expiry(body: { expires_in?: string | undefined; expires_at?: string | null | undefined }, now: number): number | null | undefined {
-  if (body.expires_in !== undefined && body.expires_at !== undefined) {
-    throw new ApiError('invalid_request', 'expires_in: give expires_in or expires_at, not both', { param: 'expires_in' });
-  }
-  if (body.expires_in !== undefined) {
-    const ms = parseDuration(body.expires_in);
-    if (ms === undefined) throw new ApiError('invalid_request', 'expires_in: expected a duration such as 30m, 2h, 72h or 7d (at most 366d)', { param: 'expires_in' });
-    return now + ms;
-  }
-  if (body.expires_at === null) return null;
-  if (body.expires_at !== undefined) {
-    const at = Date.parse(body.expires_at);
-    if (at <= now) throw new ApiError('invalid_request', 'expires_at: must be in the future', { param: 'expires_at' });
-    return at;
-  }
-  return undefined;
-}
-
-function encodeCursor(k: StoredKey): string {
-  return Buffer.from(`${k.createdAt}:${k.id}`).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { createdAt: number; id: string } {
-  const m = /^(\d+):([A-Za-z0-9_]+)$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!m) throw new ApiError('invalid_request', 'cursor: is not a cursor returned by this API', { param: 'cursor' });
-  return { createdAt: Number(m[1]), id: m[2] as string };
 }
 
 type Authed = Request & { workspaceId?: string };
@@ -176,10 +79,10 @@ export function createAdminRouter(deps: AdminDeps): Router {
   const ws = (req: Request): string => (req as Authed).workspaceId as string;
 
   async function sendMetrics(res: Response): Promise<void> {
-    const count = async (q: Knex.QueryBuilder): Promise<number> => Number(((await q.count({ n: '*' })) as { n: number | string }[])[0]?.n ?? 0);
-    deps.metrics.activeKeys.set(await count(db.knex('vault_keys').whereNull('revoked_at')));
-    deps.metrics.webhooksPending.set(await count(db.knex('webhook_outbox').where('status', 'pending')));
-    deps.metrics.reconcilePending.set(await count(db.knex('audit_log').whereIn('reconcile_state', ['pending', 'manual'])));
+    const g = await gauges(db);
+    deps.metrics.activeKeys.set(g.activeKeys);
+    deps.metrics.webhooksPending.set(g.webhooksPending);
+    deps.metrics.reconcilePending.set(g.reconcilePending);
     res.type(deps.metrics.contentType).send(await deps.metrics.render());
   }
 
@@ -281,7 +184,7 @@ export function createAdminRouter(deps: AdminDeps): Router {
     const now = clock();
     const ids = await revokeKeys(db, ws(req), by, now);
     const keys = (await Promise.all(ids.map((id) => getKey(db, ws(req), id)))).filter((k): k is StoredKey => k !== undefined);
-    await enqueue(db.knex, db.dialect, ws(req), keys.map((k) => keyEvent('key.revoked', k, now)), deps.webhooks, now);
+    await record(db, { alerts: alertRows(ws(req), keys.map((k) => keyEvent('key.revoked', k, now)), deps.webhooks, now) });
     deps.log.info({ key_ids: ids.slice(0, 50), revoked: ids.length, ...('labelPrefix' in by ? { label_prefix: by.labelPrefix } : {}) }, 'vault keys revoked');
     return ids;
   };
@@ -300,45 +203,11 @@ export function createAdminRouter(deps: AdminDeps): Router {
     res.json({ revoked: ids.length, ids });
   });
 
-  // Receivers verify Keybrake-Signature with this secret.
-  router.get('/webhooks/signing-secret', (_req, res) => {
-    res.json({ secret: deps.webhookSecret, header: 'Keybrake-Signature', scheme: 'v1 = hex HMAC-SHA256(secret, "<t>.<body>")' });
-  });
-
-  router.get('/vendors', async (req, res) => {
-    const stored = await credentialsUpdatedAt(db, ws(req));
-    res.json({
-      data: [...registry.values()].map((v) => ({
-        id: v.id,
-        name: v.name,
-        base_url: v.baseUrl,
-        credential_fields: v.credentialFields,
-        credentials: deps.credentials.source(v.id, stored),
-      })),
-    });
-  });
-
-  router.put('/vendors/:vendor/credentials', async (req, res) => {
-    const vendor = registry.get(req.params.vendor as string);
-    if (!vendor) throw new ApiError('not_found', `unknown vendor ${req.params.vendor}`);
-    const fields = vendor.credentialFields;
-    const unknown = Object.keys((req.body ?? {}) as object).find((f) => !fields.includes(f));
-    if (unknown !== undefined) throw new ApiError('invalid_request', `${unknown}: ${vendor.name} takes ${fields.join(' and ')}, not ${unknown}`, { param: unknown });
-    const shape = Object.fromEntries(fields.map((f) => [f, z.string({ required_error: 'is required' }).min(1, 'must not be empty').max(4096)]));
-    const body = parseOrThrow(z.object(shape).strict(), req.body ?? {}) as Record<string, string>;
-    const problem = vendor.checkSecret?.(body);
-    if (problem) throw new ApiError('invalid_request', problem, { param: problem.split(':')[0] });
-    const now = clock();
-    await putCredentials(db, deps.box, ws(req), vendor.id, body, now);
-    deps.credentials.invalidate(ws(req), vendor.id);
-    deps.log.info({ vendor: vendor.id, fields: Object.keys(body) }, 'vendor secret changed');
-    res.json({ vendor: vendor.id, fields: Object.keys(body), updated_at: new Date(now).toISOString() });
-  });
-
   router.get('/metrics', async (_req, res) => {
     await sendMetrics(res);
   });
 
+  router.use(createVendorRouter({ db, registry, box: deps.box, credentials: deps.credentials, clock, log: deps.log, webhookSecret: deps.webhookSecret, workspace: ws }));
   router.use(createBudgetRouter({ db, clock, workspace: ws }));
   router.use(createAuditRouter({ db, redactor: deps.redactor, workspace: ws }));
   router.use(

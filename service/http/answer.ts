@@ -5,6 +5,9 @@
 // generated tool schemas and nodes use) get those statuses mapped outside that list, so that the body, with its
 // one-sentence reason, reaches the model: a cap or rate limit is 402, a failure on Keybrake's or the vendor's side
 // is 424; the original status is kept in X-Keybrake-Original-Status.
+import type { ServerResponse } from 'node:http';
+import { errorBody, errorHeaders, type ApiError } from '../errors';
+
 export type Audience = 'sdk' | 'dify';
 
 /** `STATUS_FORCELIST` in Dify's api/core/helper/ssrf_proxy.py. */
@@ -32,4 +35,19 @@ export function replayNote(audience: Audience, body: Buffer, originalAuditId: st
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return body;
   const note = `This is the answer to an identical call made earlier in this run (${originalAuditId}); it was not made again and nothing more was charged.`;
   return Buffer.from(JSON.stringify({ keybrake_replayed: note, ...(parsed as Record<string, unknown>) }));
+}
+
+/** Sends an answer; on the Dify path a status Dify would throw away is moved out of its retry list. */
+export function send(res: ServerResponse, status: number, headers: Record<string, string>, body: Buffer | string, audience: Audience = 'sdk', own = false): void {
+  const sent = statusFor(audience, status, own);
+  res.writeHead(sent, { ...headers, ...(sent !== status ? { 'x-keybrake-original-status': String(status) } : {}), 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/** Sends one of Keybrake's own errors. X-Keybrake-Error tells them from a vendor's (whose errors carry codes of their own). */
+export function sendError(res: ServerResponse, err: ApiError, auditId: string, audience: Audience = 'sdk'): void {
+  const body = errorBody(err);
+  const sent = statusFor(audience, err.status, true);
+  if (sent !== err.status) Object.assign(body, { statusCode: sent, original_status: err.status });
+  send(res, err.status, { 'content-type': 'application/json', 'x-keybrake-audit-id': auditId, 'x-keybrake-error': err.code, ...errorHeaders(err) }, JSON.stringify(body), audience, true);
 }

@@ -6,6 +6,7 @@ import { ApiError } from '../errors';
 import type { Redactor } from '../proxy/redact';
 import { AUDIT_COLUMNS, auditExport, auditPage, usage, type AuditFilter, type AuditRow, type UsageGroup } from '../store/audit-query';
 import type { Db } from '../store/db';
+import { deliveries } from '../store/outbox';
 import { microsToUsd } from '../vendors/currency';
 import { parseOrThrow } from './validate';
 
@@ -160,19 +161,7 @@ export function createAuditRouter(deps: { db: Db; redactor: Redactor; workspace:
 
   router.get('/webhooks/deliveries', async (req, res) => {
     const q = parseOrThrow(DeliveriesQuery, req.query);
-    const rows = (await db
-      .knex('webhook_outbox as o')
-      .join('webhook_events as e', 'e.id', 'o.event_id')
-      .where('o.workspace_id', workspace(req))
-      .modify((b) => {
-        if (q.status) b.where('o.status', q.status);
-        if (q.type) b.where('e.type', q.type);
-        if (q.key_id) b.where('e.key_id', q.key_id);
-      })
-      .orderBy([{ column: 'o.created_at', order: 'desc' }, { column: 'o.id', order: 'desc' }])
-      .limit(q.limit)
-      .select('o.*', 'e.type', 'e.key_id', 'e.payload')) as Record<string, unknown>[];
-    const attempts = (await db.knex('webhook_attempts').whereIn('outbox_id', rows.map((r) => String(r.id))).orderBy('at')) as Record<string, unknown>[];
+    const { rows, attempts } = await deliveries(db, workspace(req), q);
     const iso = (v: unknown): string | null => (v === null || v === undefined ? null : new Date(Number(v)).toISOString());
     res.json({
       data: rows.map((r) => ({

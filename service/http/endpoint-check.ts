@@ -2,7 +2,7 @@
 // never match a call (the /stripe prefix written in, a path the vendor does not have) is refused with a message
 // that shows the right form, and an endpoint Keybrake will refuse whatever the key says comes back as a warning.
 import { ApiError } from '../errors';
-import { parseEndpointPattern, type EndpointPattern } from '../policy/endpoints';
+import { parseEndpointPattern, type EndpointPattern } from '../vendors/endpoints';
 import { findRoute, isWrite } from '../vendors/classify';
 import type { VendorAdapter } from '../vendors/types';
 

@@ -2,8 +2,9 @@
 // as US dollars and is stored as micro-dollars. Every problem is a 400 naming the field.
 import { z } from 'zod';
 import { ApiError } from '../errors';
-import { parseEndpointPattern } from '../policy/endpoints';
-import { fieldPath, RULE_NAMES } from '../policy/params';
+import { parseEndpointPattern } from '../vendors/endpoints';
+import { RULE_NAMES } from '../policy/params';
+import { fieldPath } from '../vendors/form';
 import { isTimeZone, parseDuration } from '../policy/window';
 import { microsToUsd, usdToMicros } from '../vendors/currency';
 import type { KeyPolicy, VendorAdapter } from '../vendors/types';

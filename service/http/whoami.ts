@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hashSecret } from '../crypto';
 import { ApiError, errorBody, errorHeaders } from '../errors';
 import { checkKey } from '../policy/decide';
-import { limitsFor } from './limits';
+import { limitsFor } from '../policy/limits';
 import type { Db } from '../store/db';
 import { findKeyByHash } from '../store/keys';
 import { spentIn } from '../store/ledger';

@@ -4,33 +4,11 @@
 //   → parameter rules (vendor headers, then the key's field rules) → price → per-call cap.
 // Rate limits and the daily cap are decided after this, atomically in the database (store/ledger.ts).
 import type { ErrorCode } from '../errors';
-import type { CanonicalRequest, KeyPolicy, LookupNeed, Lookups, PricingContext, VendorAdapter, VendorRoute } from '../vendors/types';
+import type { CanonicalRequest, LookupNeed, Lookups, PricingContext, VendorAdapter, VendorRoute } from '../vendors/types';
 import { findRoute, isWrite } from '../vendors/classify';
-import { matchEndpoint, type EndpointPattern } from './endpoints';
-import { checkField, type FieldRule } from './params';
-
-export interface BudgetRecord {
-  id: string;
-  label: string;
-  dailyCapMicros: number;
-  timezone: string;
-}
-
-export interface KeyRecord {
-  id: string;
-  workspaceId: string;
-  vendor: string;
-  label: string;
-  dailyCapMicros: number;
-  allowedEndpoints: EndpointPattern[];
-  policy: KeyPolicy;
-  /** The policy's parameter rules with their endpoint patterns parsed. */
-  paramRules: { pattern: EndpointPattern; fields: Record<string, FieldRule> }[];
-  budget: BudgetRecord | null;
-  expiresAt: number | null;
-  revokedAt: number | null;
-  createdAt: number;
-}
+import { matchEndpoint } from '../vendors/endpoints';
+import type { KeyRecord } from './keys';
+import { checkField } from './params';
 
 export type Decision =
   | { kind: 'allow'; micros: number; route: VendorRoute | undefined; basis: string; request: CanonicalRequest }

@@ -1,5 +1,6 @@
 // Parameter rules on a request's own fields (design §5): eq, in, min, max, forbidden. They are checked on the
 // canonical parsed body (or query, for reads): the same tree that is priced and forwarded.
+import { fieldPath } from '../vendors/form';
 import type { JsonObject, JsonValue } from '../vendors/types';
 
 export type Scalar = string | number | boolean;
@@ -14,10 +15,6 @@ export interface FieldRule {
 
 export const RULE_NAMES = ['eq', 'in', 'min', 'max', 'forbidden'] as const;
 
-/** `metadata[order]` and `metadata.order` name the same field. */
-export function fieldPath(name: string): string[] {
-  return name.replace(/\[([^\]]*)\]/g, '.$1').split('.').filter((p) => p !== '');
-}
 
 function lookup(tree: JsonObject, path: string[]): JsonValue | undefined {
   let node: JsonValue | undefined = tree;

@@ -2,7 +2,7 @@
 // and checked). Anything a vendor could read differently from us is refused rather than normalised silently:
 // encoded slashes and dots, dot segments, empty segments, `;` parameters, method overrides, ambiguous bodies.
 import type { CanonicalRequest, FormObject, JsonObject, VendorAdapter } from '../vendors/types';
-import { BodyError, parseForm } from './form';
+import { BodyError, parseForm } from '../vendors/form';
 import { parseStrictJson, toFormTree } from './strict-json';
 
 const METHOD_OVERRIDE_HEADERS = ['x-http-method-override', 'x-http-method', 'x-method-override'];

@@ -3,7 +3,7 @@
 // result into the form tree of a form-encoded vendor (numbers and booleans as their text), so that JSON and form
 // bodies to Stripe price and forward alike.
 import type { FormObject, FormValue, JsonObject, JsonValue } from '../vendors/types';
-import { BodyError } from './form';
+import { BodyError } from '../vendors/form';
 
 const MAX_DEPTH = 32;
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);

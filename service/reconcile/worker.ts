@@ -9,7 +9,7 @@ import { upstreamHeaders, type Upstreams } from '../proxy/forward';
 import { Scrubber } from '../proxy/scrub';
 import type { Db } from '../store/db';
 import { claimDue, objectsClaimed, resolve, retryLater, sweepLost, type UnresolvedRow } from '../store/reconcile';
-import type { CredentialResolver } from '../vendors/credentials';
+import type { CredentialResolver } from '../store/credentials';
 import type { VendorRegistry } from '../vendors/registry';
 import type { PricingContext, ReconcileFinding, VendorAdapter } from '../vendors/types';
 

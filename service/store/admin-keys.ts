@@ -1,7 +1,7 @@
 import { hashSecret, newAdminKey, safeEqual } from '../crypto';
+import { DEFAULT_WORKSPACE } from '../policy/keys';
 import type { Db } from './db';
 
-export const DEFAULT_WORKSPACE = 'default';
 const GENERATED_ID = 'adm_generated';
 
 /**

@@ -1,4 +1,4 @@
-import type { BudgetRecord } from '../policy/decide';
+import type { BudgetRecord } from '../policy/keys';
 import type { Db } from './db';
 
 interface BudgetRow {

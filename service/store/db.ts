@@ -2,6 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
+import { compile } from './plpgsql';
+import { PROGRAMS } from './steps';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -76,8 +78,29 @@ export async function warmPool(db: Db, size: number): Promise<void> {
   const client = db.knex.client as unknown as { acquireConnection(): Promise<pg.Client>; releaseConnection(c: pg.Client): unknown };
   const conns = await Promise.all(Array.from({ length: size }, () => client.acquireConnection()));
   try {
-    await Promise.all(conns.map((c) => c.query("SELECT count(*) FROM kb_reserve_batch('[]'::jsonb)").then(() => c.query("SELECT kb_settle_batch('[]'::jsonb, '[]'::jsonb)"))));
+    await Promise.all(conns.map(async (c) => {
+      for (const program of PROGRAMS) await c.query(`SELECT count(*) FROM ${compile(program).name}('[]'::jsonb)`);
+    }));
   } finally {
     for (const c of conns) client.releaseConnection(c);
   }
+}
+
+/** Whether the database answers (GET /healthz). */
+export async function ping(db: Db): Promise<void> {
+  await db.knex.raw('select 1');
+}
+
+export async function closeDb(db: Db): Promise<void> {
+  await db.knex.destroy();
+}
+
+/** What GET /metrics reports of the store: keys in use, webhook deliveries pending, calls awaiting reconciliation. */
+export async function gauges(db: Db): Promise<{ activeKeys: number; webhooksPending: number; reconcilePending: number }> {
+  const count = async (q: Knex.QueryBuilder): Promise<number> => Number(((await q.count({ n: '*' })) as { n: number | string }[])[0]?.n ?? 0);
+  return {
+    activeKeys: await count(db.knex('vault_keys').whereNull('revoked_at')),
+    webhooksPending: await count(db.knex('webhook_outbox').where('status', 'pending')),
+    reconcilePending: await count(db.knex('audit_log').whereIn('reconcile_state', ['pending', 'manual'])),
+  };
 }

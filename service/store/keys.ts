@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
-import { parseEndpointPattern, type EndpointPattern } from '../policy/endpoints';
-import type { BudgetRecord, KeyRecord } from '../policy/decide';
+import { parseEndpointPattern, type EndpointPattern } from '../vendors/endpoints';
+import type { BudgetRecord, KeyRecord } from '../policy/keys';
 import type { KeyPolicy } from '../vendors/types';
 import type { Db } from './db';
 import { prepared } from './pg-direct';

@@ -1,58 +1,15 @@
-// Spend is reserved by conditional statements, in the same transaction as the audit row (design §5): never
-// read-check-write in application code. A key may reserve against several caps at once (its day, its lifetime,
-// a shared budget's day) and a rate window; either all of them take the call or none does.
-// A crash after the reservation over-counts; it never under-counts.
-import type { Knex } from 'knex';
-import type { Db } from './db';
-import { perDb, rowsOf } from './db';
-import { auditRow, auditValues, completion, completionColumns, insertAuditRow, insertAudit, writeAudit, type AuditEntry, type AuditOutcome } from './audit';
-import { pgReserves, pgSettles } from './pg-direct';
-import { stmt, writes } from './sqlite-direct';
-
-const SQL = {
-  claim: `INSERT INTO dedupe (key_id, request_hash, created_at, audit_id, idempotency_key) VALUES (?, ?, ?, ?, ?)
-          ON CONFLICT (key_id, request_hash) DO UPDATE
-            SET created_at = excluded.created_at, audit_id = excluded.audit_id, idempotency_key = excluded.idempotency_key,
-                status = NULL, response = NULL
-            WHERE dedupe.created_at < ? AND (dedupe.status IS NULL OR dedupe.status <> 0)
-          RETURNING audit_id`,
-  claimed: 'SELECT audit_id, idempotency_key, status, response FROM dedupe WHERE key_id = ? AND request_hash = ?',
-  rate: `INSERT INTO rate_windows (subject_id, window_start, requests, expires_at) VALUES (?, ?, 1, ?)
-         ON CONFLICT (subject_id, window_start) DO UPDATE
-           SET requests = rate_windows.requests + 1
-           WHERE rate_windows.requests + 1 <= ?
-         RETURNING requests`,
-  reserve: `INSERT INTO spend_windows (subject_id, window_start, spent_micros) VALUES (?, ?, ?)
-            ON CONFLICT (subject_id, window_start) DO UPDATE
-              SET spent_micros = spend_windows.spent_micros + excluded.spent_micros
-              WHERE spend_windows.spent_micros + excluded.spent_micros <= ?
-            RETURNING spent_micros`,
-  spent: 'SELECT spent_micros FROM spend_windows WHERE subject_id = ? AND window_start = ?',
-  // An upsert: a call reserved at $0 that the vendor reports as having moved money has no spend row yet.
-  adjust: `INSERT INTO spend_windows (subject_id, window_start, spent_micros) VALUES (?, ?, ?)
-           ON CONFLICT (subject_id, window_start) DO UPDATE SET spent_micros = spend_windows.spent_micros + excluded.spent_micros`,
-  counted: `INSERT INTO counted_objects (workspace_id, vendor, object_id, counted_micros, updated_at) VALUES (?, ?, ?, ?, ?)
-            ON CONFLICT (workspace_id, vendor, object_id) DO UPDATE
-              SET counted_micros = counted_objects.counted_micros + excluded.counted_micros, updated_at = excluded.updated_at`,
-  dedupeDone: 'UPDATE dedupe SET status = ?, response = ? WHERE key_id = ? AND request_hash = ? AND audit_id = ?',
-  epoch: 'SELECT policy_epoch FROM workspaces WHERE id = ?',
-};
-
-export type CapKind = 'daily' | 'total' | 'budget';
-
-export interface CapCheck {
-  kind: CapKind;
-  subjectId: string;
-  windowStart: string;
-  capMicros: number;
-}
-
-export interface RateCheck {
-  subjectId: string;
-  windowStart: string;
-  limit: number;
-  expiresAt: number;
-}
+// The money path's API (design §5): spend is reserved by conditional statements in the same transaction as the
+// audit row and the alert events it raises, never read-check-written in application code. A key may reserve
+// against several caps at once (its day, its lifetime, a shared budget's day) and a rate window; all of them take
+// the call or none does. A crash after the reservation over-counts; it never under-counts.
+// What each operation writes is described once, in steps.ts; executor.ts runs it on either database.
+import type { CapCheck, RateCheck } from '../policy/limits';
+import type { DedupeRow, Refusal } from '../policy/refusals';
+import { auditRow, type AuditEntry, type AuditOutcome } from './audit';
+import { perDb, type Db } from './db';
+import { moneyPath, type Call, type Job } from './executor';
+import type { AlertRows } from './outbox';
+import { RECORD, RESERVE, RESOLVE, SETTLE, type Item, type Outcome } from './steps';
 
 /** Claims a request's content hash for the dedupe window; an unexpired claim by the same key is a duplicate. */
 export interface DedupeClaim {
@@ -65,184 +22,81 @@ export interface DedupeClaim {
   idempotencyKey: string;
 }
 
-export interface DedupeRow {
-  audit_id: string;
-  idempotency_key: string;
-  status: number | null;
-  response: string | null;
-}
-
-export type Refusal =
-  | { kind: CapKind; spentMicros: number; cap: CapCheck }
-  | { kind: 'rate'; requests: number }
-  | { kind: 'duplicate'; original: DedupeRow };
-
-/**
- * The reservation was refused because the key it was decided with is no longer current (revoked or changed since
- * it was read): nothing was written, and the caller decides again with the key read afresh.
- */
-export type ReserveResult = { ok: true } | { ok: false; refusal: Refusal } | { ok: false; stale: true };
-
 /** The policy epoch a cached key was read under (store/keys.ts): the reservation stands only if it is current. */
 export interface EpochGuard {
   workspaceId: string;
   epoch: number;
 }
 
-class Refused extends Error {
-  constructor(readonly refusal: Refusal) {
-    super('refused');
-  }
-}
-
-class Stale extends Error {
-  constructor() {
-    super('stale key');
-  }
-}
-
-const STALE: ReserveResult = { ok: false, stale: true };
-
-async function epochOf(q: Knex | Knex.Transaction, db: Db, workspaceId: string): Promise<number> {
-  const row = rowsOf<{ policy_epoch: number | string }>(db.dialect, await q.raw(SQL.epoch, [workspaceId]))[0];
-  return Number(row?.policy_epoch ?? 0);
-}
-
-/** A window's spend so far, read with the database or inside a transaction. */
-async function spentWith(q: Knex | Knex.Transaction, subjectId: string, windowStart: string): Promise<number> {
-  const row = (await q('spend_windows').where({ subject_id: subjectId, window_start: windowStart }).first('spent_micros')) as { spent_micros: number } | undefined;
-  return row ? Number(row.spent_micros) : 0;
-}
-
-export async function spentIn(db: Db, subjectId: string, windowStart: string): Promise<number> {
-  return spentWith(db.knex, subjectId, windowStart);
-}
-
-/** The spend of many (subject, window) pairs in one query, keyed `${subject} ${window}`. */
-export async function spentInMany(db: Db, pairs: [string, string][]): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
-  if (pairs.length === 0) return out;
-  const rows = (await db.knex('spend_windows').whereIn(['subject_id', 'window_start'], pairs).select('subject_id', 'window_start', 'spent_micros')) as { subject_id: string; window_start: string; spent_micros: number }[];
-  for (const r of rows) out.set(`${r.subject_id} ${r.window_start}`, Number(r.spent_micros));
-  return out;
+/** What a call records: its audit row, and the alert events it raised. */
+export interface Records {
+  audit?: AuditEntry | undefined;
+  alerts?: AlertRows | undefined;
 }
 
 /**
- * Takes one request against the rate window and reserves `micros` against every cap, then writes the audit
- * row, in one transaction. When anything has no room, the transaction rolls back and the audit row is written
- * as the refusal (`onRefuse` fills in its code, message and status).
+ * How a reservation went. Stale: the key it was decided with is no longer current (revoked or changed since it
+ * was read); nothing was written, and the caller decides again with the key read afresh.
  */
-export async function reserveAndAudit(
-  db: Db,
-  r: { micros: number; caps: CapCheck[]; rate?: RateCheck; dedupe?: DedupeClaim; guard?: EpochGuard },
-  entry: AuditEntry,
-  onRefuse: (refusal: Refusal) => Partial<Pick<AuditEntry, 'code' | 'message' | 'status' | 'decision'>>,
-  /**
-   * Given each cap's spend after the reservation, what to write with it (alert events), or nothing. On the
-   * transaction path it runs inside the reservation's transaction.
-   */
-  afterReserve?: (spentAfter: number[]) => ((trx: Knex.Transaction) => Promise<void>) | undefined,
-): Promise<ReserveResult> {
-  const cap = r.caps[0];
-  const g = r.guard;
-  if (db.dialect === 'postgres' && !r.dedupe && !r.rate && (r.micros === 0 || (r.caps.length === 1 && cap && r.micros <= cap.capMicros))) {
-    // The hot path on PostgreSQL: the key's epoch check, the conditional reservation and the audit row, in one
-    // round trip shared with the other calls of the moment (group commit). Nothing is written for a call whose
-    // key is stale or whose cap has no room.
-    const reserved = await pgReserves(db).run({
-      ...(g ? { guard: g } : {}),
-      ...(r.micros > 0 && cap ? { cap } : {}),
-      micros: r.micros,
-      row: { ...auditRow(entry), reserved_micros: r.micros },
-    });
-    if (reserved.ok) {
-      const write = r.micros > 0 ? afterReserve?.([reserved.spent]) : undefined;
-      if (write) await db.knex.transaction(write);
-      return { ok: true };
-    }
-    if (reserved.stale) return STALE;
-    const c = cap as CapCheck;
-    const refusal: Refusal = { kind: c.kind, spentMicros: await spentIn(db, c.subjectId, c.windowStart), cap: c };
-    await writeAudit(db, { ...entry, decision: 'deny', reservedMicros: 0, ...onRefuse(refusal) });
-    return { ok: false, refusal };
+export type Reserved = { ok: true; spentAfter: number[] } | { ok: false; refusal: Refusal };
+export type ReserveResult = Reserved | { ok: false; stale: true };
+
+export interface Reservation {
+  micros: number;
+  caps: CapCheck[];
+  rate?: RateCheck | undefined;
+  dedupe?: DedupeClaim | undefined;
+  guard?: EpochGuard | undefined;
+  /** What the call records, given how its reservation went (written in the same transaction). */
+  records(result: Reserved): Records;
+}
+
+function recordItem(r: Records): Item | undefined {
+  if (!r.audit && !r.alerts?.events.length) return undefined;
+  return { ...(r.audit ? { audit: auditRow(r.audit) } : {}), events: r.alerts?.events ?? [], deliveries: r.alerts?.deliveries ?? [] };
+}
+
+const recordCalls = (r: Records): Call[] => {
+  const item = recordItem(r);
+  return item ? [{ program: RECORD, item }] : [];
+};
+
+function resultOf(r: Reservation, o: Outcome | undefined): ReserveResult {
+  if (!o || o.refused === undefined) return { ok: true, spentAfter: o?.kept ?? [] };
+  if (o.refused === 'stale') return { ok: false, stale: true };
+  if (o.refused === 'duplicate') {
+    const d = o.detail as unknown as DedupeRow;
+    return { ok: false, refusal: { kind: 'duplicate', original: { ...d, status: d.status === null ? null : Number(d.status) } } };
   }
-  if (db.dialect === 'sqlite') {
-    // One synchronous transaction on the single connection: the statements below are the same as the knex path's.
-    let outcome: ReserveResult;
-    let spentAfter: number[] = [];
-    try {
-      spentAfter = await writes(db).run((conn): number[] => {
-        const after: number[] = [];
-        if (g && Number((stmt(conn, SQL.epoch).get(g.workspaceId) as { policy_epoch: number } | undefined)?.policy_epoch ?? 0) !== g.epoch) throw new Stale();
-        if (r.dedupe) {
-          const d = r.dedupe;
-          if (!stmt(conn, SQL.claim).get(d.keyId, d.hash, d.now, d.auditId, d.idempotencyKey, d.cutoff)) {
-            throw new Refused({ kind: 'duplicate', original: stmt(conn, SQL.claimed).get(d.keyId, d.hash) as DedupeRow });
-          }
-        }
-        if (r.rate && !stmt(conn, SQL.rate).get(r.rate.subjectId, r.rate.windowStart, r.rate.expiresAt, r.rate.limit)) {
-          throw new Refused({ kind: 'rate', requests: r.rate.limit });
-        }
-        if (r.micros > 0) {
-          for (const c of r.caps) {
-            const row = r.micros > c.capMicros ? undefined : (stmt(conn, SQL.reserve).get(c.subjectId, c.windowStart, r.micros, c.capMicros) as { spent_micros: number } | undefined);
-            if (!row) {
-              const current = stmt(conn, SQL.spent).get(c.subjectId, c.windowStart) as { spent_micros: number } | undefined;
-              throw new Refused({ kind: c.kind, spentMicros: current ? Number(current.spent_micros) : 0, cap: c });
-            }
-            after.push(Number(row.spent_micros));
-          }
-        }
-        insertAuditRow(conn, auditValues({ ...entry, reservedMicros: r.micros }));
-        return after;
-      });
-      outcome = { ok: true };
-    } catch (err) {
-      if (err instanceof Stale) return STALE;
-      if (!(err instanceof Refused)) throw err;
-      await writeAudit(db, { ...entry, decision: 'deny', reservedMicros: 0, ...onRefuse(err.refusal) });
-      return { ok: false, refusal: err.refusal };
-    }
-    const write = r.micros > 0 ? afterReserve?.(spentAfter) : undefined;
-    if (write) await db.knex.transaction(write);
-    return outcome;
-  }
-  try {
-    await db.knex.transaction(async (trx) => {
-      const spentAfter: number[] = [];
-      if (g && (await epochOf(trx, db, g.workspaceId)) !== g.epoch) throw new Stale();
-      if (r.dedupe) {
-        const d = r.dedupe;
-        const claimed = await trx.raw(SQL.claim, [d.keyId, d.hash, d.now, d.auditId, d.idempotencyKey, d.cutoff]);
-        if (rowsOf(db.dialect, claimed).length === 0) {
-          const original = rowsOf<DedupeRow>(db.dialect, await trx.raw(SQL.claimed, [d.keyId, d.hash]))[0] as DedupeRow;
-          throw new Refused({ kind: 'duplicate', original });
-        }
-      }
-      if (r.rate) {
-        const result = await trx.raw(SQL.rate, [r.rate.subjectId, r.rate.windowStart, r.rate.expiresAt, r.rate.limit]);
-        if (rowsOf(db.dialect, result).length === 0) throw new Refused({ kind: 'rate', requests: r.rate.limit });
-      }
-      if (r.micros > 0) {
-        for (const cap of r.caps) {
-          if (r.micros > cap.capMicros) throw new Refused({ kind: cap.kind, spentMicros: await spentWith(trx, cap.subjectId, cap.windowStart), cap });
-          const result = await trx.raw(SQL.reserve, [cap.subjectId, cap.windowStart, r.micros, cap.capMicros]);
-          const rows = rowsOf<{ spent_micros: number }>(db.dialect, result);
-          if (rows.length === 0) throw new Refused({ kind: cap.kind, spentMicros: await spentWith(trx, cap.subjectId, cap.windowStart), cap });
-          spentAfter.push(Number(rows[0]?.spent_micros));
-        }
-      }
-      await insertAudit(trx, { ...entry, reservedMicros: r.micros });
-      const write = r.micros > 0 ? afterReserve?.(spentAfter) : undefined;
-      if (write) await write(trx);
-    });
-    return { ok: true };
-  } catch (err) {
-    if (err instanceof Stale) return STALE;
-    if (!(err instanceof Refused)) throw err;
-    await writeAudit(db, { ...entry, decision: 'deny', reservedMicros: 0, ...onRefuse(err.refusal) });
-    return { ok: false, refusal: err.refusal };
-  }
+  if (o.refused === 'rate') return { ok: false, refusal: { kind: 'rate', requests: r.rate?.limit ?? 0 } };
+  const cap = r.caps[o.at ?? 0] as CapCheck;
+  return { ok: false, refusal: { kind: cap.kind, spentMicros: Number(o.detail?.spent_micros ?? 0), cap } };
+}
+
+/** The spend rows a job writes: the one order every batch takes them in. */
+const rowsOf = (caps: readonly CapCheck[]): string[] => caps.map((c) => `${c.subjectId}\u0000${c.windowStart}`);
+
+/**
+ * Reserves: the epoch check, the dedupe claim, the rate window, every cap, then the call's records (its audit row
+ * and events; on a refusal, the refusal's), in one transaction shared with the other calls of the moment.
+ */
+export async function reserve(db: Db, r: Reservation): Promise<ReserveResult> {
+  const caps = r.micros > 0 ? r.caps : [];
+  const item: Item = { micros: r.micros, caps, rate: r.rate ?? null, dedupe: r.dedupe ?? null, guard: r.guard ?? null };
+  const job: Job = {
+    first: { program: RESERVE, item },
+    then: (o) => {
+      const result = resultOf(r, o);
+      return 'stale' in result ? [] : recordCalls(r.records(result));
+    },
+  };
+  return resultOf(r, await moneyPath(db).durable.push(job, rowsOf(caps)));
+}
+
+/** Writes a call's records on their own (a refusal before any reservation; events raised elsewhere). */
+export async function record(db: Db, records: Records): Promise<void> {
+  const calls = recordCalls(records);
+  if (calls.length > 0) await moneyPath(db).durable.push({ then: () => calls }, []);
 }
 
 export interface Settlement {
@@ -252,36 +106,103 @@ export interface Settlement {
   /** What the call really cost; equal to the reservation when it must be kept. */
   finalMicros: number;
   /** The vendor object this call counted toward (its final amount is added). */
-  counted?: { workspaceId: string; vendor: string; objectId: string };
-  /** The dedupe claim to complete with the response, for replays (status 0, no response: being reconciled). */
-  dedupe?: { keyId: string; hash: string; status: number; response: string | null };
+  counted?: { workspaceId: string; vendor: string; objectId: string } | undefined;
+  /** Completes the dedupe claim with the response, for replays (status 0, no response: being reconciled). */
+  replay?: { keyId: string; hash: string; status: number; response: string | null } | undefined;
+  /** Forgets the dedupe claim: the call never reached the vendor, so a retry is not a duplicate. */
+  forget?: { keyId: string; hash: string } | undefined;
+  outcome: AuditOutcome;
+  /** The outcome is unknown: the reconciler asks the vendor from `nextAt` on. */
+  pending?: { nextAt: number; note: string } | undefined;
+  /** What else the settlement records, given each cap's spend after it (when it moved them). */
+  records?: ((spentAfter: number[]) => Records) | undefined;
   now: number;
 }
 
-/**
- * Moves every reservation to the final amount and completes the audit row, in one transaction. On PostgreSQL it
- * commits without waiting for the WAL flush: a settlement lost in a crash leaves the reservation standing, which
- * over-counts and never under-counts (the reservation itself was committed durably before anything was forwarded).
- */
-export async function settle(db: Db, s: Settlement, outcome: AuditOutcome): Promise<void> {
+/** Moves every cap to the final amount, counts the object, completes the dedupe claim and the audit row: one transaction. */
+export async function settle(db: Db, s: Settlement): Promise<void> {
   const delta = s.finalMicros - s.reservedMicros;
-  if (db.dialect === 'sqlite') {
-    const complete = completion(outcome, s.auditId);
-    await writes(db).run((conn) => {
-      if (delta !== 0) for (const cap of s.caps) stmt(conn, SQL.adjust).run(cap.subjectId, cap.windowStart, delta);
-      if (s.counted && s.finalMicros > 0) stmt(conn, SQL.counted).run(s.counted.workspaceId, s.counted.vendor, s.counted.objectId.slice(0, 255), s.finalMicros, s.now);
-      if (s.dedupe) stmt(conn, SQL.dedupeDone).run(s.dedupe.status, s.dedupe.response, s.dedupe.keyId, s.dedupe.hash, s.auditId);
-      stmt(conn, complete.sql).run(complete.values);
-    });
-    return;
-  }
-  await pgSettles(db).run({
+  const caps = delta !== 0 ? s.caps : [];
+  const o = s.outcome;
+  const item: Item = {
     auditId: s.auditId,
-    adjust: delta !== 0 ? s.caps.map((c) => [c.subjectId, c.windowStart, delta] as [string, string, number]) : [],
-    ...(s.counted && s.finalMicros > 0 ? { counted: { ...s.counted, micros: s.finalMicros } } : {}),
-    ...(s.dedupe ? { dedupe: s.dedupe } : {}),
-    columns: completionColumns(outcome),
-  });
+    now: s.now,
+    caps,
+    delta,
+    counted: s.counted && s.finalMicros > 0 ? { ...s.counted, objectId: s.counted.objectId.slice(0, 255), micros: s.finalMicros } : null,
+    replay: s.replay ?? null,
+    forget: s.forget ?? null,
+    done: {
+      status: o.status,
+      upstreamStatus: o.upstreamStatus,
+      latencyMs: o.latencyMs,
+      settledMicros: o.settledMicros,
+      objectId: o.objectId,
+      upstreamRequestId: o.upstreamRequestId,
+      responseBody: o.responseBody,
+      reconcile: o.reconcile || s.pending ? 1 : 0,
+      code: o.failure?.code ?? null,
+      message: o.failure?.message ?? null,
+      reconcileState: s.pending ? 'pending' : null,
+      reconcileNextAt: s.pending?.nextAt ?? null,
+      reconcileNote: s.pending?.note.slice(0, 2000) ?? null,
+    },
+  };
+  const records = s.records;
+  await moneyPath(db).lazy.push({ first: { program: SETTLE, item }, then: records ? (o) => recordCalls(records(o?.kept ?? [])) : undefined }, rowsOf(caps));
+}
+
+export interface Resolution {
+  auditId: string;
+  state: 'settled' | 'released';
+  /** The spend rows the call reserved against (audit_log.reserved_caps). */
+  caps: [string, string][];
+  reservedMicros: number;
+  /** What the call really cost (0 when released). */
+  finalMicros: number;
+  note: string;
+  objectId?: string | undefined;
+  /** The vendor's answer as found, for an identical request to be answered with (sealed), when it was made. */
+  replay?: { status: number; response: string } | undefined;
+}
+
+/**
+ * Resolves a call whose outcome was unknown, once: its spend rows move from the reservation to the final amount, the
+ * row records what was found, and an identical request waiting on it is answered (settled) or let through
+ * (released). False when the row was already resolved.
+ */
+export async function resolve(db: Db, r: Resolution): Promise<boolean> {
+  const delta = r.finalMicros - r.reservedMicros;
+  const caps = delta === 0 ? [] : r.caps.map(([subjectId, windowStart]) => ({ subjectId, windowStart }));
+  const item: Item = {
+    auditId: r.auditId,
+    state: r.state,
+    note: r.note.slice(0, 2000),
+    finalMicros: r.finalMicros,
+    objectId: r.objectId?.slice(0, 255) ?? null,
+    caps,
+    delta,
+    replay: r.state === 'settled' ? (r.replay ?? null) : null,
+    forget: r.state === 'released' ? true : null,
+  };
+  const rows = caps.map((c) => `${c.subjectId}\u0000${c.windowStart}`);
+  const o = await moneyPath(db).durable.push({ first: { program: RESOLVE, item } }, rows);
+  return o?.refused === undefined;
+}
+
+/** A window's spend so far. */
+export async function spentIn(db: Db, subjectId: string, windowStart: string): Promise<number> {
+  const row = (await db.knex('spend_windows').where({ subject_id: subjectId, window_start: windowStart }).first('spent_micros')) as { spent_micros: number } | undefined;
+  return row ? Number(row.spent_micros) : 0;
+}
+
+/** The spend of many (subject, window) pairs in one query, keyed `${subject} ${window}`. */
+export async function spentInMany(db: Db, pairs: [string, string][]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  if (pairs.length === 0) return out;
+  const rows = (await db.knex('spend_windows').whereIn(['subject_id', 'window_start'], pairs).select('subject_id', 'window_start', 'spent_micros')) as { subject_id: string; window_start: string; spent_micros: number }[];
+  for (const r of rows) out.set(`${r.subject_id} ${r.window_start}`, Number(r.spent_micros));
+  return out;
 }
 
 const pending = perDb(() => new Set<Promise<void>>());
@@ -300,11 +221,6 @@ export function settleLater(db: Db, work: () => Promise<void>): void {
 export async function settlementsDone(db: Db): Promise<void> {
   const set = pending(db);
   if (set.size > 0) await Promise.all([...set]);
-}
-
-/** Forgets a dedupe claim whose call never reached the vendor, so that a retry is not taken for a duplicate. */
-export async function releaseDedupe(db: Db, keyId: string, hash: string, auditId: string): Promise<void> {
-  await db.knex('dedupe').where({ key_id: keyId, request_hash: hash, audit_id: auditId }).del();
 }
 
 /** Drops ended rate windows and dedupe claims older than a day; called periodically, in small batches. */

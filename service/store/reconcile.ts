@@ -4,6 +4,7 @@
 // the vendor turned out to have done.
 import type { Db } from './db';
 import { rowsOf } from './db';
+import { resolve as resolveCall } from './ledger';
 
 export type ReconcileState = 'pending' | 'manual' | 'settled' | 'released';
 
@@ -83,36 +84,17 @@ export interface Resolution {
   dedupe?: { status: number; response: string } | undefined;
 }
 
-/**
- * Resolves a row once: its spend rows move from the reservation to the final amount, the row records what was
- * found and done, and an identical request waiting on it is answered (settled) or let through (released).
- * Returns false when the row was already resolved.
- */
+/** Resolves a row once (the RESOLVE program, store/steps.ts). Returns false when the row was already resolved. */
 export async function resolve(db: Db, row: UnresolvedRow, r: Resolution): Promise<boolean> {
-  const caps = row.reserved_caps ? (JSON.parse(row.reserved_caps) as [string, string][]) : [];
-  return db.knex.transaction(async (trx) => {
-    const n = await trx('audit_log')
-      .where({ id: row.id })
-      .whereIn('reconcile_state', ['pending', 'manual'])
-      .update({
-        reconcile_state: r.state,
-        reconcile_next_at: null,
-        reconcile_note: r.note.slice(0, 2000),
-        settled_micros: r.finalMicros,
-        ...(r.objectId ? { object_id: r.objectId.slice(0, 255) } : {}),
-      });
-    if (n !== 1) return false;
-    const delta = r.finalMicros - row.reserved_micros;
-    for (const [subject, window] of delta === 0 ? [] : caps) {
-      await trx.raw(
-        `INSERT INTO spend_windows (subject_id, window_start, spent_micros) VALUES (?, ?, ?)
-         ON CONFLICT (subject_id, window_start) DO UPDATE SET spent_micros = spend_windows.spent_micros + excluded.spent_micros`,
-        [subject, window, delta],
-      );
-    }
-    if (r.state === 'released') await trx('dedupe').where({ audit_id: row.id }).del();
-    else if (r.dedupe) await trx('dedupe').where({ audit_id: row.id }).update({ status: r.dedupe.status, response: r.dedupe.response });
-    return true;
+  return resolveCall(db, {
+    auditId: row.id,
+    state: r.state,
+    caps: row.reserved_caps ? (JSON.parse(row.reserved_caps) as [string, string][]) : [],
+    reservedMicros: row.reserved_micros,
+    finalMicros: r.finalMicros,
+    note: r.note,
+    objectId: r.objectId,
+    replay: r.dedupe,
   });
 }
 

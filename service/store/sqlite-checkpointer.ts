@@ -4,6 +4,12 @@
 // worker thread with its own connection runs PASSIVE checkpoints on a timer: they never block the writer, and the
 // writer restarts the WAL from its start once a checkpoint has caught up, so the file stays small.
 import { Worker } from 'node:worker_threads';
+import type { Db } from './db';
+
+/** Stops the serving connection's own checkpoints: the worker below runs them instead. */
+export async function checkpointInWorker(db: Db): Promise<void> {
+  await db.knex.raw('PRAGMA wal_autocheckpoint = 0');
+}
 
 const WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');

@@ -1,7 +1,7 @@
 // The classification of a vendor's operations (see OperationClass): built from short lists, one reason each, and
 // looked up once per call. A write that matches no route is refused (deny by default); a read that matches none
 // is free. Routes are tried in order, so a specific entry goes before a broad one.
-import { matchEndpoint, pattern } from '../policy/endpoints';
+import { matchEndpoint, pattern } from './endpoints';
 import type { CanonicalRequest, OperationClass, VendorAdapter, VendorRoute } from './types';
 
 function routes(cls: Exclude<OperationClass, 'priced'>, reason: string, sources: readonly string[]): VendorRoute[] {

@@ -1,7 +1,7 @@
 // User-defined vendors from KEYBRAKE_CONFIG: the same adapter shape as the built-in ones, made from YAML.
-import type { CustomVendorConfig } from '../config-file';
-import { pattern } from '../policy/endpoints';
-import { fieldPath } from '../policy/params';
+import type { CustomVendorConfig } from './custom-schema';
+import { pattern } from './endpoints';
+import { fieldPath } from './form';
 import { free, refused } from './classify';
 import { majorToMicroUsd, minorToMicroUsd } from './currency';
 import type { CanonicalRequest, JsonValue, PriceResult, PricingContext, VendorAdapter, VendorRoute } from './types';
@@ -83,6 +83,7 @@ export function customAdapter(v: CustomVendorConfig): VendorAdapter {
     bodyEncoding: v.body,
     requestHeaders: ['accept', 'idempotency-key', 'user-agent'],
     responseHeaders: ['request-id', 'x-request-id', 'retry-after'],
+    requestIdHeader: 'request-id',
     // A write's query string is refused unless its endpoint declares the parameters (`query:`): a priced field sent
     // there would otherwise escape its price.
     queryOnWrite: false,

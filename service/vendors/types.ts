@@ -1,4 +1,4 @@
-import type { EndpointPattern } from '../policy/endpoints';
+import type { EndpointPattern } from './endpoints';
 import type { PriceTables } from './prices';
 
 /** A parsed form body or query string: strings at the leaves. */
@@ -187,6 +187,15 @@ export interface VendorAdapter {
   requestHeaders: readonly string[];
   /** Response headers passed back to the client (lower case). */
   responseHeaders: readonly string[];
+  /**
+   * Request headers that choose whose account a call acts on (Stripe Connect's Stripe-Account): two calls that
+   * differ in them are not the same call, and a price lookup carries them too.
+   */
+  scopeHeaders?: readonly string[];
+  /** Further request headers a price lookup carries (Stripe-Version, which shapes the objects it reads). */
+  lookupHeaders?: readonly string[];
+  /** The response header with the vendor's own id for the request, kept in the audit (lower case). */
+  requestIdHeader?: string;
   /** How every path of the vendor begins (Stripe's /v1/ and /v2/): an endpoint that does not is refused at issue. */
   pathPrefixes?: readonly string[];
   /** Checks a secret's format where the vendor defines one; returns what is wrong, or undefined. */

@@ -1,6 +1,7 @@
 // The pure decision, table-driven: each check in its documented order.
-import { decide, type KeyRecord } from '../../service/policy/decide';
-import { matchEndpoint, parseEndpointPattern, type EndpointPattern } from '../../service/policy/endpoints';
+import { decide } from '../../service/policy/decide';
+import type { KeyRecord } from '../../service/policy/keys';
+import { matchEndpoint, parseEndpointPattern, type EndpointPattern } from '../../service/vendors/endpoints';
 import { parseDuration, dailyWindow } from '../../service/policy/window';
 import { BUILTIN_FX } from '../../service/vendors/currency';
 import { BUILTIN_PRICES } from '../../service/vendors/prices';

@@ -1,6 +1,6 @@
 // Table-driven tests of the body and path codecs: parse → canonical tree → encode.
 import { canonicalPath } from '../../service/proxy/canonical';
-import { encodeForm, parseForm } from '../../service/proxy/form';
+import { encodeForm, parseForm } from '../../service/vendors/form';
 import { parseStrictJson, toFormTree } from '../../service/proxy/strict-json';
 import { maskCardNumbers, Redactor } from '../../service/proxy/redact';
 

@@ -10,7 +10,7 @@ import { resend } from '../../service/vendors/resend';
 import { stripe } from '../../service/vendors/stripe';
 import { twilio } from '../../service/vendors/twilio';
 import type { CanonicalRequest, VendorAdapter } from '../../service/vendors/types';
-import { pattern } from '../../service/policy/endpoints';
+import { pattern } from '../../service/vendors/endpoints';
 import { credentialFieldsOf, operations, samplePath } from '../helpers/spec-walk';
 import { loadSpec, type SpecVendor } from '../helpers/specs';
 

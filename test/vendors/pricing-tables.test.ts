@@ -1,7 +1,7 @@
 // Table-driven pricing from the vendors' documented rules: Twilio segments (checked against Twilio's own
 // segment calculator), destinations, MMS and call time limits; Resend per email and per batch; custom rules.
 import { SegmentedMessage } from 'sms-segments-calculator';
-import { parseForm } from '../../service/proxy/form';
+import { parseForm } from '../../service/vendors/form';
 import { BUILTIN_FX } from '../../service/vendors/currency';
 import { priceByRule } from '../../service/vendors/custom';
 import { BUILTIN_PRICES } from '../../service/vendors/prices';

@@ -42,10 +42,8 @@ export const SETTLE_BATCH = `
       END
       $fn$`;
 
-export const migration: Migration = {
-  async up(knex) {
-    if (knex.client.config.client !== 'pg') return;
-    await knex.raw(`
+/** kb_reserve_batch as this migration made it (migration 010 drops it and restores it on the way down). */
+export const RESERVE_BATCH = `
       CREATE FUNCTION kb_reserve_batch(items jsonb) RETURNS TABLE (n int, spent bigint, stale boolean)
       LANGUAGE plpgsql AS $fn$
       DECLARE
@@ -86,7 +84,12 @@ export const migration: Migration = {
           RETURN NEXT;
         END LOOP;
       END
-      $fn$`);
+      $fn$`;
+
+export const migration: Migration = {
+  async up(knex) {
+    if (knex.client.config.client !== 'pg') return;
+    await knex.raw(RESERVE_BATCH);
     await knex.raw(SETTLE_BATCH);
   },
   async down(knex) {

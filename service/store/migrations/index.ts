@@ -3,6 +3,7 @@
 // Every row belongs to a workspace (design §8); there is one, 'default', for now.
 import type { Knex } from 'knex';
 import type { Db } from '../db';
+import { installPrograms } from '../plpgsql';
 import { migration as m001 } from './001-initial';
 import { migration as m002 } from './002-budgets-and-rate-limits';
 import { migration as m003 } from './003-counted-objects-and-dedupe';
@@ -12,6 +13,7 @@ import { migration as m006 } from './006-pg-batches';
 import { migration as m007 } from './007-object-locks';
 import { migration as m008 } from './008-settle-upserts';
 import { migration as m009 } from './009-reconciliation';
+import { migration as m010 } from './010-programs';
 import type { Migration } from './types';
 
 const migrations: Record<string, Migration> = {
@@ -24,6 +26,7 @@ const migrations: Record<string, Migration> = {
   '007_object_locks': m007,
   '008_settle_upserts': m008,
   '009_reconciliation': m009,
+  '010_programs': m010,
 };
 
 const source: Knex.MigrationSource<string> = {
@@ -49,6 +52,7 @@ export async function migrate(db: Db): Promise<void> {
     await trx.raw('SELECT pg_advisory_xact_lock(?)', [MIGRATION_LOCK]);
     if (await db.knex.schema.hasTable('knex_migrations_lock')) await db.knex.migrate.forceFreeMigrationsLock({ migrationSource: source });
     await db.knex.migrate.latest({ migrationSource: source });
+    await installPrograms(trx);
   });
 }
 

@@ -1,6 +1,6 @@
 // Every Resend operation that writes, classified from Resend's own description (resend.yaml; the classification
 // test walks every write in it). Reads are free, except those that reveal credentials; an unlisted write is refused.
-import { pattern } from '../../policy/endpoints';
+import { pattern } from '../endpoints';
 import { credential, free, refused } from '../classify';
 import type { VendorRoute } from '../types';
 import { perRecipient, recipientsOf } from './pricing';

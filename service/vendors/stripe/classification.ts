@@ -2,7 +2,7 @@
 // classification test walks every write in it, and the older paths Stripe still serves). Reads are free, except
 // those that reveal credentials. Anything not listed here is refused (deny by default): Stripe adds endpoints
 // faster than anyone can price them, and an unknown one may move money.
-import { pattern } from '../../policy/endpoints';
+import { pattern } from '../endpoints';
 import { credential, free, refused } from '../classify';
 import type { VendorRoute } from '../types';
 import { checkoutLookups, priceCheckout } from './checkout';
@@ -107,11 +107,12 @@ const priced: VendorRoute[] = [
     price: priceBalanceTransaction,
     settle: settleBalanceTransaction,
   },
+  // Free, but checked: a `balance` set here would change what the customer's invoices charge.
   ...['POST /v1/customers', 'POST /v1/customers/{id}'].map((source): VendorRoute => ({
     method: 'POST',
     pattern: pattern(source),
-    class: 'priced',
-    reason: 'free; a `balance` is refused (it changes what the customer\'s invoices charge)',
+    class: 'free',
+    reason: 'moves no money; a `balance` is refused (it changes what the customer\'s invoices charge)',
     price: priceCustomerWrite,
   })),
 ];

@@ -1,6 +1,6 @@
 // How Stripe calls are priced before they are forwarded, and settled from Stripe's answer. Amounts are integers
 // in the currency's smallest unit (https://docs.stripe.com/currencies); estimates round up to the micro-dollar.
-import { pattern } from '../../policy/endpoints';
+import { pattern } from '../endpoints';
 import { minorToMicroUsd } from '../currency';
 import type { CanonicalRequest, JsonValue, LookupNeed, PriceResult, PricingContext, VendorRoute } from '../types';
 

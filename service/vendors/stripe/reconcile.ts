@@ -2,7 +2,7 @@
 // `metadata[keybrake_audit_id]` (metadata changes no price, https://docs.stripe.com/api/metadata), so the object it
 // made is found by listing its collection around the call's time; a call that acts on an existing object (confirm,
 // capture, pay) is read back from the object's state.
-import { parseForm } from '../../proxy/form';
+import { parseForm } from '../form';
 import type { CanonicalRequest, PricingContext, ReconcileFinding, ReconcileRow, VendorGet, VendorRoute } from '../types';
 import { moved, minor, type StripeObject } from './pricing';
 

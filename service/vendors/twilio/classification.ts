@@ -2,7 +2,7 @@
 // the classification test walks every write in it). Routes are matched without the format suffix: `Messages`,
 // `Messages.json` and `Messages.xml` are one resource (https://www.twilio.com/docs/usage/twilios-response).
 // Reads are free, except those that reveal credentials; an unlisted write is refused.
-import { pattern } from '../../policy/endpoints';
+import { pattern } from '../endpoints';
 import { credential, free, refused } from '../classify';
 import type { VendorRoute } from '../types';
 import { prepareCall, priceCall, priceMessage, settleMessage } from './pricing';

@@ -26,6 +26,7 @@ export const twilio: VendorAdapter = {
   repeatableFields: ['MediaUrl', 'StatusCallbackEvent'],
   requestHeaders: ['accept', 'user-agent', 'i-twilio-idempotency-token'],
   responseHeaders: ['twilio-request-id', 'twilio-concurrent-requests', 'retry-after'],
+  requestIdHeader: 'twilio-request-id',
   queryOnWrite: false,
   routes: twilioRoutes,
   pathPrefixes: ['/2010-04-01/'],

@@ -2,7 +2,7 @@
 // and calls by their parameters (https://www.twilio.com/docs/messaging/api/message-resource#read-multiple-message-
 // resources), so the one this call made is the one to the same number, from the same sender, created around its
 // time (with the same text, for a message).
-import { parseForm } from '../../proxy/form';
+import { parseForm } from '../form';
 import type { Claimed, PricingContext, ReconcileFinding, ReconcileRow, VendorGet } from '../types';
 
 const WINDOW_MS = 10 * 60_000;

@@ -1,7 +1,7 @@
 // Form codec for vendors that take application/x-www-form-urlencoded with bracket notation (Stripe:
 // `metadata[k]=v`, `expand[0]=x`, `expand[]=x`). Parsing is strict so that what is priced is what is forwarded:
 // a key given twice, a key that is both a value and an object, or an array with holes is refused, never merged.
-import type { FormObject, FormValue } from '../vendors/types';
+import type { FormObject, FormValue } from './types';
 
 export class BodyError extends Error {
   constructor(message: string) {
@@ -139,4 +139,9 @@ export function encodeForm(tree: FormObject, repeatable: readonly string[] = [])
     } else walk(encodePart(k), v);
   }
   return pairs.join('&');
+}
+
+/** `metadata[order]` and `metadata.order` name the same field. */
+export function fieldPath(name: string): string[] {
+  return name.replace(/\[([^\]]*)\]/g, '.$1').split('.').filter((p) => p !== '');
 }

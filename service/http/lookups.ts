@@ -1,12 +1,11 @@
 // Objects a price depends on (a payment intent to confirm, a charge to refund), fetched with the real key before
-// anything is reserved or forwarded. The GETs go through the same pool, with the same Connect headers.
+// anything is reserved or forwarded. The GETs go through the same pool, with the caller's account headers
+// (the adapter's scopeHeaders and lookupHeaders).
 import type { Db } from '../store/db';
 import { countedFor } from '../store/counted';
 import { settlementsDone } from '../store/ledger';
 import type { LookupNeed, LookupResult, Lookups, VendorAdapter } from '../vendors/types';
-import { upstreamHeaders, type Upstreams } from './forward';
-
-const LOOKUP_HEADERS = ['stripe-account', 'stripe-context', 'stripe-version'];
+import { upstreamHeaders, type Upstreams } from '../proxy/forward';
 
 export async function performLookups(
   deps: { db: Db; upstreams: Upstreams },
@@ -16,7 +15,8 @@ export async function performLookups(
   credentials: Record<string, string>,
   inbound: Record<string, string>,
 ): Promise<Lookups> {
-  const headers = Object.fromEntries(Object.entries(inbound).filter(([k]) => LOOKUP_HEADERS.includes(k)));
+  const carried = [...(vendor.scopeHeaders ?? []), ...(vendor.lookupHeaders ?? [])];
+  const headers = Object.fromEntries(Object.entries(inbound).filter(([k]) => carried.includes(k)));
   const objects: Record<string, LookupResult> = {};
   await Promise.all(
     need.paths.map(async (path) => {

@@ -1,0 +1,30 @@
+// What a vault key and a shared budget are, as the policy reads them (the store builds them from its rows).
+import type { EndpointPattern } from '../vendors/endpoints';
+import type { FieldRule } from './params';
+import type { KeyPolicy } from '../vendors/types';
+
+export interface BudgetRecord {
+  id: string;
+  label: string;
+  dailyCapMicros: number;
+  timezone: string;
+}
+
+export interface KeyRecord {
+  id: string;
+  workspaceId: string;
+  vendor: string;
+  label: string;
+  dailyCapMicros: number;
+  allowedEndpoints: EndpointPattern[];
+  policy: KeyPolicy;
+  /** The policy's parameter rules with their endpoint patterns parsed. */
+  paramRules: { pattern: EndpointPattern; fields: Record<string, FieldRule> }[];
+  budget: BudgetRecord | null;
+  expiresAt: number | null;
+  revokedAt: number | null;
+  createdAt: number;
+}
+
+/** The one workspace there is for now (design §8); every row belongs to a workspace. */
+export const DEFAULT_WORKSPACE = 'default';

@@ -1,0 +1,224 @@
+// The money path's writes, written once (design §5, §8). A reservation, the rows a call records, a settlement and
+// a reconciliation are each a program: an ordered list of SQL statements, each run when the call's item has a field
+// or once for each element of a list, each able to refuse the call when it returns no row. The same description is
+// run two ways: statement by statement by this module's interpreter (SQLite, synchronously), and compiled to one
+// PL/pgSQL function per program that takes a whole batch of items in one round trip (plpgsql.ts, PostgreSQL).
+// Either way, a refusal undoes everything that call's program wrote (its savepoint) and nothing else.
+import { AUDIT_COLUMNS, INSERT_AUDIT } from './audit';
+
+export type Row = Record<string, unknown>;
+/** One call's input to a program: plain JSON (it travels to PostgreSQL as such). */
+export type Item = Record<string, unknown>;
+
+/**
+ * A statement's argument: a path into the item (`guard.epoch`), or, in a step run for each element of a list, into
+ * that element (`$.subjectId`). A `:bigint` or `:int` suffix types it for PostgreSQL (text otherwise).
+ */
+export type Arg = string;
+
+export interface Step {
+  name: string;
+  /** Runs only when the item has this field (not null). */
+  if?: string;
+  /** Runs once for each element of this list of the item, in order. */
+  each?: string;
+  sql: string;
+  args: readonly Arg[];
+  /**
+   * When the statement returns no row, the call is refused for this reason: `read` is run for the refusal's detail
+   * (its first row), and what the program wrote for this call is undone.
+   */
+  refuse?: { reason: string; read?: { sql: string; args: readonly Arg[] } };
+  /** A column of the returned row to keep, as a number (the spend after each cap, in order). */
+  keep?: string;
+}
+
+export interface Program {
+  name: string;
+  steps: readonly Step[];
+}
+
+/** What a program came to for one item: the values kept, or the refusal (which element of a list, and its detail). */
+export interface Outcome {
+  kept: number[];
+  refused?: string;
+  at?: number;
+  detail?: Row;
+}
+
+/** A statement for a driver to run; `returns`: its first row (or undefined) is wanted back. */
+export interface Statement {
+  sql: string;
+  values: unknown[];
+  returns: boolean;
+}
+
+export const SQL = {
+  // A workspace without a row is at epoch 0, as a key read from it was.
+  epoch: 'SELECT 1 AS current WHERE COALESCE((SELECT policy_epoch FROM workspaces WHERE id = ?), 0) = ?',
+  claim: `INSERT INTO dedupe (key_id, request_hash, created_at, audit_id, idempotency_key) VALUES (?, ?, ?, ?, ?)
+          ON CONFLICT (key_id, request_hash) DO UPDATE
+            SET created_at = excluded.created_at, audit_id = excluded.audit_id, idempotency_key = excluded.idempotency_key,
+                status = NULL, response = NULL
+            WHERE dedupe.created_at < ? AND (dedupe.status IS NULL OR dedupe.status <> 0)
+          RETURNING audit_id`,
+  claimed: 'SELECT audit_id, idempotency_key, status, response FROM dedupe WHERE key_id = ? AND request_hash = ?',
+  // Each limit is checked inside its statement, on both branches: a fresh window's insert is refused when the call
+  // alone is over the limit, and an existing window's update when the total would be.
+  rate: `INSERT INTO rate_windows (subject_id, window_start, requests, expires_at) SELECT ?, ?, 1, ? WHERE 1 <= ?
+         ON CONFLICT (subject_id, window_start) DO UPDATE
+           SET requests = rate_windows.requests + 1
+           WHERE rate_windows.requests + 1 <= ?
+         RETURNING requests`,
+  reserve: `INSERT INTO spend_windows (subject_id, window_start, spent_micros) SELECT ?, ?, ? WHERE ? <= ?
+            ON CONFLICT (subject_id, window_start) DO UPDATE
+              SET spent_micros = spend_windows.spent_micros + excluded.spent_micros
+              WHERE spend_windows.spent_micros + excluded.spent_micros <= ?
+            RETURNING spent_micros`,
+  spent: 'SELECT spent_micros FROM spend_windows WHERE subject_id = ? AND window_start = ?',
+  // An upsert: a call reserved at $0 that the vendor reports as having moved money has no spend row yet.
+  adjust: `INSERT INTO spend_windows (subject_id, window_start, spent_micros) VALUES (?, ?, ?)
+           ON CONFLICT (subject_id, window_start) DO UPDATE SET spent_micros = spend_windows.spent_micros + excluded.spent_micros
+           RETURNING spent_micros`,
+  counted: `INSERT INTO counted_objects (workspace_id, vendor, object_id, counted_micros, updated_at) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (workspace_id, vendor, object_id) DO UPDATE
+              SET counted_micros = counted_objects.counted_micros + excluded.counted_micros, updated_at = excluded.updated_at`,
+  replay: 'UPDATE dedupe SET status = ?, response = ? WHERE key_id = ? AND request_hash = ? AND audit_id = ?',
+  forget: 'DELETE FROM dedupe WHERE key_id = ? AND request_hash = ? AND audit_id = ?',
+  complete: `UPDATE audit_log SET status = ?, upstream_status = ?, latency_ms = ?, settled_micros = ?, object_id = ?, upstream_request_id = ?,
+               response_body = ?, reconcile = ?, code = COALESCE(?, code), message = COALESCE(?, message),
+               reconcile_state = COALESCE(?, reconcile_state), reconcile_next_at = COALESCE(?, reconcile_next_at),
+               reconcile_note = COALESCE(?, reconcile_note)
+             WHERE id = ?`,
+  resolve: `UPDATE audit_log SET reconcile_state = ?, reconcile_next_at = NULL, reconcile_note = ?, settled_micros = ?, object_id = COALESCE(?, object_id)
+            WHERE id = ? AND reconcile_state IN ('pending', 'manual')
+            RETURNING id`,
+  resolveReplay: 'UPDATE dedupe SET status = ?, response = ? WHERE audit_id = ?',
+  resolveForget: 'DELETE FROM dedupe WHERE audit_id = ?',
+  event: `INSERT INTO webhook_events (id, workspace_id, event_key, type, key_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+          ON CONFLICT (event_key) DO NOTHING`,
+  // A delivery is queued only with the event it belongs to (an event already there keeps its own deliveries).
+  delivery: `INSERT INTO webhook_outbox (id, event_id, workspace_id, url, status, attempts, next_attempt_at, created_at)
+             SELECT ?, ?, ?, ?, 'pending', 0, ?, ? WHERE EXISTS (SELECT 1 FROM webhook_events WHERE id = ?)`,
+} as const;
+
+/**
+ * A reservation (item: ReserveItem in ledger.ts): the key's policy epoch (a key read under another epoch writes
+ * nothing), the dedupe claim, the rate window, then each cap, never more than the cap.
+ */
+export const RESERVE: Program = {
+  name: 'reserve',
+  steps: [
+    { name: 'epoch', if: 'guard', sql: SQL.epoch, args: ['guard.workspaceId', 'guard.epoch:bigint'], refuse: { reason: 'stale' } },
+    {
+      name: 'claim',
+      if: 'dedupe',
+      sql: SQL.claim,
+      args: ['dedupe.keyId', 'dedupe.hash', 'dedupe.now:bigint', 'dedupe.auditId', 'dedupe.idempotencyKey', 'dedupe.cutoff:bigint'],
+      refuse: { reason: 'duplicate', read: { sql: SQL.claimed, args: ['dedupe.keyId', 'dedupe.hash'] } },
+    },
+    { name: 'rate', if: 'rate', sql: SQL.rate, args: ['rate.subjectId', 'rate.windowStart', 'rate.expiresAt:bigint', 'rate.limit:int', 'rate.limit:int'], refuse: { reason: 'rate' } },
+    {
+      name: 'cap',
+      each: 'caps',
+      sql: SQL.reserve,
+      args: ['$.subjectId', '$.windowStart', 'micros:bigint', 'micros:bigint', '$.capMicros:bigint', '$.capMicros:bigint'],
+      refuse: { reason: 'cap', read: { sql: SQL.spent, args: ['$.subjectId', '$.windowStart'] } },
+      keep: 'spent_micros',
+    },
+  ],
+};
+
+/** What a call records, reserved or refused: its audit row and the alert events it raised, each event once. */
+export const RECORD: Program = {
+  name: 'record',
+  steps: [
+    { name: 'audit', if: 'audit', sql: INSERT_AUDIT, args: AUDIT_COLUMNS.map(([c, type]) => `audit.${c}${type === 'text' ? '' : `:${type}`}`) },
+    { name: 'event', each: 'events', sql: SQL.event, args: ['$.id', '$.workspaceId', '$.eventKey', '$.type', '$.keyId', '$.payload', '$.createdAt:bigint'] },
+    { name: 'delivery', each: 'deliveries', sql: SQL.delivery, args: ['$.id', '$.eventId', '$.workspaceId', '$.url', '$.createdAt:bigint', '$.createdAt:bigint', '$.eventId'] },
+  ],
+};
+
+/** A settlement: every cap moved by the difference, the vendor object counted, the dedupe claim and audit row completed. */
+export const SETTLE: Program = {
+  name: 'settle',
+  steps: [
+    { name: 'adjust', each: 'caps', sql: SQL.adjust, args: ['$.subjectId', '$.windowStart', 'delta:bigint'], keep: 'spent_micros' },
+    { name: 'counted', if: 'counted', sql: SQL.counted, args: ['counted.workspaceId', 'counted.vendor', 'counted.objectId', 'counted.micros:bigint', 'now:bigint'] },
+    { name: 'replay', if: 'replay', sql: SQL.replay, args: ['replay.status:int', 'replay.response', 'replay.keyId', 'replay.hash', 'auditId'] },
+    { name: 'forget', if: 'forget', sql: SQL.forget, args: ['forget.keyId', 'forget.hash', 'auditId'] },
+    {
+      name: 'complete',
+      sql: SQL.complete,
+      args: [
+        'done.status:int', 'done.upstreamStatus:int', 'done.latencyMs:int', 'done.settledMicros:bigint', 'done.objectId', 'done.upstreamRequestId',
+        'done.responseBody', 'done.reconcile:int', 'done.code', 'done.message', 'done.reconcileState', 'done.reconcileNextAt:bigint', 'done.reconcileNote', 'auditId',
+      ],
+    },
+  ],
+};
+
+/** A call whose outcome was unknown, resolved once (refused when it already was): the spend moved, the claim answered. */
+export const RESOLVE: Program = {
+  name: 'resolve',
+  steps: [
+    { name: 'resolve', sql: SQL.resolve, args: ['state', 'note', 'finalMicros:bigint', 'objectId', 'auditId'], refuse: { reason: 'resolved' } },
+    { name: 'adjust', each: 'caps', sql: SQL.adjust, args: ['$.subjectId', '$.windowStart', 'delta:bigint'] },
+    { name: 'replay', if: 'replay', sql: SQL.resolveReplay, args: ['replay.status:int', 'replay.response', 'auditId'] },
+    { name: 'forget', if: 'forget', sql: SQL.resolveForget, args: ['auditId'] },
+  ],
+};
+
+export const PROGRAMS: readonly Program[] = [RESERVE, RECORD, SETTLE, RESOLVE];
+
+/** An argument's path and PostgreSQL type. */
+export function parseArg(arg: Arg): { path: string[]; fromElement: boolean; type: 'text' | 'bigint' | 'int' } {
+  const [ref = '', type = 'text'] = arg.split(':');
+  const fromElement = ref.startsWith('$.');
+  return { path: (fromElement ? ref.slice(2) : ref).split('.'), fromElement, type: type as 'text' | 'bigint' | 'int' };
+}
+
+type Getter = (item: Item, element: unknown) => unknown;
+const getters = new WeakMap<readonly Arg[], Getter[]>();
+
+function getterOf(arg: Arg): Getter {
+  const { path, fromElement } = parseArg(arg);
+  return (item, element) => {
+    let v: unknown = fromElement ? element : item;
+    for (const p of path) v = v === null || v === undefined ? undefined : (v as Record<string, unknown>)[p];
+    return v === undefined ? null : v;
+  };
+}
+
+function valuesOf(args: readonly Arg[], item: Item, element: unknown): unknown[] {
+  let gs = getters.get(args);
+  if (!gs) {
+    gs = args.map(getterOf);
+    getters.set(args, gs);
+  }
+  return gs.map((g) => g(item, element));
+}
+
+/**
+ * Runs a program for one item, statement by statement: each `yield` hands the driver a statement and takes back its
+ * first row. On a refusal it stops and says so; the driver undoes the item's writes (its savepoint).
+ */
+export function* interpret(program: Program, item: Item): Generator<Statement, Outcome, Row | undefined> {
+  const kept: number[] = [];
+  for (const step of program.steps) {
+    if (step.if !== undefined && (item[step.if] === undefined || item[step.if] === null)) continue;
+    const list: readonly unknown[] = step.each === undefined ? [undefined] : ((item[step.each] as unknown[] | undefined) ?? []);
+    for (let at = 0; at < list.length; at++) {
+      const element = list[at];
+      const returns = step.refuse !== undefined || step.keep !== undefined;
+      const row = yield { sql: step.sql, values: valuesOf(step.args, item, element), returns };
+      if (row === undefined && step.refuse) {
+        const read = step.refuse.read;
+        const detail = read ? yield { sql: read.sql, values: valuesOf(read.args, item, element), returns: true } : undefined;
+        return { kept, refused: step.refuse.reason, at, ...(detail ? { detail } : {}) };
+      }
+      if (step.keep !== undefined) kept.push(Number(row?.[step.keep] ?? 0));
+    }
+  }
+  return { kept };
+}
