@@ -6,7 +6,8 @@ import { newId } from '../crypto';
 import type { KeyRecord } from '../policy/keys';
 import type { CapCheck, Limits } from '../policy/limits';
 import { resetsAt } from '../policy/limits';
-import type { AlertRows } from '../store/outbox';
+import type { AlertRows, ThresholdRows } from '../store/outbox';
+import { SPENT_PLACEHOLDER } from '../store/steps';
 import { microsToUsd } from '../vendors/currency';
 
 export const EVENT_TYPES = ['cap.threshold', 'cap.exceeded', 'key.revoked', 'key.expired'] as const;
@@ -59,11 +60,6 @@ export interface CapState extends CapCheck {
   resetsAt: number | null;
 }
 
-/** Each of the key's caps with its spend (in the caps' order) and when it resets. */
-export function capStates(limits: Limits, spent: readonly number[]): CapState[] {
-  return limits.caps.map((cap, i) => ({ ...cap, spentMicros: spent[i] ?? 0, resetsAt: resetsAt(limits, cap.kind) }));
-}
-
 /** What every cap event says about the cap: which one, its size, the spend, the window. */
 function capData(key: KeyRecord, cap: CapState): Record<string, unknown> {
   return {
@@ -77,23 +73,30 @@ function capData(key: KeyRecord, cap: CapState): Record<string, unknown> {
   };
 }
 
-/** cap.threshold events for every threshold the spend has reached in its window. */
-export function thresholdEvents(key: KeyRecord, caps: CapState[]): AlertEvent[] {
+/**
+ * The cap.threshold events a reservation may raise: one for each cap and threshold, written with the reservation
+ * when it takes the cap's spend to the threshold (each once per window, by its key), the spend then filled into
+ * its payload (store/steps.ts).
+ */
+export function thresholdCandidates(key: KeyRecord, limits: Limits, globals: readonly GlobalTarget[], now: number): ThresholdRows {
   const thresholds = key.policy.alert_thresholds ?? DEFAULT_THRESHOLDS;
-  const events: AlertEvent[] = [];
-  for (const cap of caps) {
+  const rows: ThresholdRows = { events: [], deliveries: [] };
+  for (const cap of limits.caps) {
+    const state: CapState = { ...cap, spentMicros: 0, resetsAt: resetsAt(limits, cap.kind) };
     for (const t of thresholds) {
-      if (cap.spentMicros < cap.capMicros * t) continue;
-      events.push({
+      const event: AlertEvent = {
         type: 'cap.threshold',
         eventKey: `cap.threshold:${cap.subjectId}:${cap.windowStart}:${t}`,
         keyId: key.id,
         keyWebhook: key.policy.webhook_url,
-        data: { ...capData(key, cap), threshold: t },
-      });
+        data: { ...capData(key, state), spent_usd: SPENT_PLACEHOLDER, threshold: t },
+      };
+      const one = alertRows(key.workspaceId, [event], globals, now);
+      for (const e of one.events) rows.events.push({ ...e, subjectId: cap.subjectId, windowStart: cap.windowStart, minSpentMicros: Math.ceil(cap.capMicros * t) });
+      rows.deliveries.push(...one.deliveries);
     }
   }
-  return events;
+  return rows;
 }
 
 export function exceededEvent(key: KeyRecord, cap: CapState, estimateMicros: number): AlertEvent {

@@ -3,7 +3,7 @@
 // http/proxy-call.ts carries the plan out, and proxy/settlement.ts plans the settlement from the vendor's answer.
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { alertRows, capStates, exceededEvent, thresholdEvents, type GlobalTarget } from '../alerts/events';
+import { alertRows, exceededEvent, thresholdCandidates, type GlobalTarget } from '../alerts/events';
 import type { Decision } from '../policy/decide';
 import { DEFAULT_WORKSPACE } from '../policy/keys';
 import { limitsFor, resetsAt, type Limits } from '../policy/limits';
@@ -181,18 +181,17 @@ export function planReservation({ plan, key, vendor, micros, now, guarded, webho
     reservedCaps: micros > 0 ? JSON.stringify(limits.caps.map((c) => [c.subjectId, c.windowStart])) : null,
   };
   const refusalContext: RefusalContext = { key, limits, micros, now, vendorName: vendor.name };
-  const alerts = (events: Parameters<typeof alertRows>[1]) => alertRows(key.workspaceId, events, webhooks, now);
   const reservation: Reservation = {
     micros,
     caps: limits.caps,
     rate: limits.rate,
     dedupe,
     guard: guarded ? { workspaceId: key.workspaceId, epoch: key.epoch } : undefined,
-    records(result) {
-      if (result.ok) return { audit: reserved, alerts: alerts(thresholdEvents(key, capStates(limits, result.spentAfter))) };
-      const r = result.refusal;
+    audit: reserved,
+    thresholds: micros > 0 && webhooks.length + (key.policy.webhook_url ? 1 : 0) > 0 ? thresholdCandidates(key, limits, webhooks, now) : undefined,
+    refused(r) {
       const exceeded = r.kind === 'duplicate' || r.kind === 'rate' ? [] : [exceededEvent(key, { ...r.cap, spentMicros: r.spentMicros, resetsAt: resetsAt(limits, r.kind) }, micros)];
-      return { audit: { ...entry, ...auditOfAnswer(answerRefusal(r, refusalContext)) }, alerts: alerts(exceeded) };
+      return { audit: { ...entry, ...auditOfAnswer(answerRefusal(r, refusalContext)) }, alerts: alertRows(key.workspaceId, exceeded, webhooks, now) };
     },
   };
   return { micros, limits, dedupe, reservation, refusalContext };

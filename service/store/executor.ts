@@ -17,10 +17,13 @@ export interface Call {
   item: Item;
 }
 
-/** One call's writes: a program that may refuse, then the writes that follow from its outcome (or fixed ones). */
+/**
+ * One call's writes: a program, which may refuse (then it writes nothing), and what follows from its outcome, written
+ * right after in a transaction of its own (a refusal's records: its audit row, cap.exceeded).
+ */
 export interface Job {
-  first?: Call | undefined;
-  then?: ((outcome: Outcome | undefined) => Call[]) | undefined;
+  first: Call;
+  after?: ((outcome: Outcome) => Call[]) | undefined;
 }
 
 export type Result = Outcome | undefined;
@@ -29,14 +32,12 @@ export type Result = Outcome | undefined;
 
 /** Runs one program for one item on the connection, statement by statement. */
 export function runSync(conn: BetterSqlite3.Database, { program, item }: Call): Outcome {
-  const it = interpret(program, item);
-  let step = it.next();
-  while (!step.done) {
-    const s = step.value;
-    const prepared = stmt(conn, s.sql);
-    step = it.next(s.returns ? (prepared.get(s.values) as Row | undefined) : void prepared.run(s.values));
-  }
-  return step.value;
+  return interpret(program, item, (sql, values, returns) => {
+    const prepared = stmt(conn, sql);
+    if (returns) return prepared.get(values) as Row | undefined;
+    prepared.run(values);
+    return undefined;
+  });
 }
 
 const refusing = new WeakMap<Program, boolean>();
@@ -57,24 +58,19 @@ class Refused extends Error {
   }
 }
 
-function sqliteJob(conn: BetterSqlite3.Database, tx: <T>(work: () => T) => T, job: Job): Result {
-  let outcome: Result;
-  const first = job.first;
-  if (first && canRefuse(first.program)) {
-    try {
-      // Inside the batch's transaction the wrapper opens a savepoint, which a throw rolls back.
-      outcome = tx(() => {
-        const o = runSync(conn, first);
-        if (o.refused !== undefined) throw new Refused(o);
-        return o;
-      });
-    } catch (err) {
-      if (!(err instanceof Refused)) throw err;
-      outcome = err.outcome;
-    }
-  } else if (first) outcome = runSync(conn, first);
-  for (const call of job.then?.(outcome) ?? []) runSync(conn, call);
-  return outcome;
+/** Runs a job's program; one that can refuse in a savepoint (inside the batch's transaction), which a refusal undoes. */
+function sqliteFirst(conn: BetterSqlite3.Database, tx: <T>(work: () => T) => T, first: Call): Outcome {
+  if (!canRefuse(first.program)) return runSync(conn, first);
+  try {
+    return tx(() => {
+      const o = runSync(conn, first);
+      if (o.refused !== undefined) throw new Refused(o);
+      return o;
+    });
+  } catch (err) {
+    if (!(err instanceof Refused)) throw err;
+    return err.outcome;
+  }
 }
 
 function sqliteBatch(db: Db): (jobs: Job[]) => Promise<Result[]> {
@@ -82,7 +78,10 @@ function sqliteBatch(db: Db): (jobs: Job[]) => Promise<Result[]> {
   return (jobs) =>
     withConnection(db, (conn) => {
       const tx = transactionOf(conn);
-      return tx(() => jobs.map((job) => sqliteJob(conn, tx, job)));
+      const outcomes = tx(() => jobs.map((job) => sqliteFirst(conn, tx, job.first)));
+      const after = jobs.flatMap((j, i) => j.after?.(outcomes[i] as Outcome) ?? []);
+      if (after.length > 0) tx(() => after.forEach((call) => runSync(conn, call)));
+      return outcomes;
     });
 }
 
@@ -136,22 +135,15 @@ function pgBatch(db: Db, durable: boolean): (jobs: Job[]) => Promise<Result[]> {
   const begin = durable ? ['BEGIN'] : ['BEGIN', 'SET LOCAL synchronous_commit TO OFF'];
   return (jobs) =>
     withPg(db, async (conn) => {
-      const withFirst = jobs.flatMap((j, i) => (j.first ? [i] : []));
-      const firstCalls = withFirst.map((i) => (jobs[i] as Job).first as Call);
-      const first = statementsFor(firstCalls);
-      const results: Result[] = jobs.map(() => undefined);
-      const keep = (res: PgResult[]): void => outcomesOf(firstCalls, first.at, res).forEach((o, k) => (results[withFirst[k] as number] = o));
       try {
-        if (!jobs.some((j) => j.then)) {
-          // Nothing depends on the outcomes: the whole transaction is one message.
-          const res = await send(conn, [...begin, ...first.sql, 'COMMIT'], first.sql.length + 1);
-          keep(res.slice(0, -1));
-          return results;
-        }
-        keep(await send(conn, [...begin, ...first.sql], first.sql.length));
-        const thenCalls = jobs.flatMap((j, i) => j.then?.(results[i]) ?? []);
-        await send(conn, [...statementsFor(thenCalls).sql, 'COMMIT'], 0);
-        return results;
+        // The whole transaction is one message; what follows from the outcomes, a second one.
+        const calls = jobs.map((j) => j.first);
+        const first = statementsFor(calls);
+        const res = await send(conn, [...begin, ...first.sql, 'COMMIT'], first.sql.length + 1);
+        const outcomes = outcomesOf(calls, first.at, res.slice(0, -1));
+        const after = statementsFor(jobs.flatMap((j, i) => j.after?.(outcomes[i] as Outcome) ?? [])).sql;
+        if (after.length > 0) await send(conn, [...begin, ...after, 'COMMIT'], 0);
+        return outcomes;
       } catch (err) {
         await conn.query({ text: 'ROLLBACK' }).catch(() => undefined);
         throw err;

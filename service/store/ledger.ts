@@ -5,10 +5,10 @@
 // What each operation writes is described once, in steps.ts; executor.ts runs it on either database.
 import type { CapCheck, RateCheck } from '../policy/limits';
 import type { DedupeRow, Refusal } from '../policy/refusals';
-import { auditRow, type AuditEntry, type AuditOutcome } from './audit';
+import { auditValues, type AuditEntry, type AuditOutcome } from './audit';
 import { perDb, type Db } from './db';
 import { moneyPath, type Call, type Job } from './executor';
-import type { AlertRows } from './outbox';
+import type { AlertRows, ThresholdRows } from './outbox';
 import { RECORD, RESERVE, RESOLVE, SETTLE, type Item, type Outcome } from './steps';
 
 /** Claims a request's content hash for the dedupe window; an unexpired claim by the same key is a duplicate. */
@@ -38,8 +38,7 @@ export interface Records {
  * How a reservation went. Stale: the key it was decided with is no longer current (revoked or changed since it
  * was read); nothing was written, and the caller decides again with the key read afresh.
  */
-export type Reserved = { ok: true; spentAfter: number[] } | { ok: false; refusal: Refusal };
-export type ReserveResult = Reserved | { ok: false; stale: true };
+export type ReserveResult = { ok: true; spentAfter: number[] } | { ok: false; refusal: Refusal } | { ok: false; stale: true };
 
 export interface Reservation {
   micros: number;
@@ -47,13 +46,20 @@ export interface Reservation {
   rate?: RateCheck | undefined;
   dedupe?: DedupeClaim | undefined;
   guard?: EpochGuard | undefined;
-  /** What the call records, given how its reservation went (written in the same transaction). */
-  records(result: Reserved): Records;
+  /** The call's audit row (with what it reserved), written with the reservation when it stands. */
+  audit: AuditEntry;
+  /** The cap.threshold events it may reach, written with it when it does (alerts/events.ts thresholdCandidates). */
+  thresholds?: ThresholdRows | undefined;
+  /**
+   * What a refused call records (its audit row, cap.exceeded): written right after, in a transaction of its own,
+   * since a refusal changes nothing else.
+   */
+  refused(refusal: Refusal): Records;
 }
 
 function recordItem(r: Records): Item | undefined {
   if (!r.audit && !r.alerts?.events.length) return undefined;
-  return { ...(r.audit ? { audit: auditRow(r.audit) } : {}), events: r.alerts?.events ?? [], deliveries: r.alerts?.deliveries ?? [] };
+  return { ...(r.audit ? { audit: auditValues(r.audit) } : {}), events: r.alerts?.events ?? [], deliveries: r.alerts?.deliveries ?? [] };
 }
 
 const recordCalls = (r: Records): Call[] => {
@@ -77,17 +83,27 @@ function resultOf(r: Reservation, o: Outcome | undefined): ReserveResult {
 const rowsOf = (caps: readonly CapCheck[]): string[] => caps.map((c) => `${c.subjectId}\u0000${c.windowStart}`);
 
 /**
- * Reserves: the epoch check, the dedupe claim, the rate window, every cap, then the call's records (its audit row
- * and events; on a refusal, the refusal's), in one transaction shared with the other calls of the moment.
+ * Reserves: the epoch check, the dedupe claim, the rate window, every cap, the audit row and the thresholds reached,
+ * in one transaction shared with the other calls of the moment. A refusal's records follow it.
  */
 export async function reserve(db: Db, r: Reservation): Promise<ReserveResult> {
   const caps = r.micros > 0 ? r.caps : [];
-  const item: Item = { micros: r.micros, caps, rate: r.rate ?? null, dedupe: r.dedupe ?? null, guard: r.guard ?? null };
+  const thresholds = caps.length > 0 ? r.thresholds : undefined;
+  const item: Item = {
+    micros: r.micros,
+    caps,
+    rate: r.rate ?? null,
+    dedupe: r.dedupe ?? null,
+    guard: r.guard ?? null,
+    audit: auditValues(r.audit),
+    thresholds: thresholds?.events ?? [],
+    deliveries: thresholds?.deliveries ?? [],
+  };
   const job: Job = {
     first: { program: RESERVE, item },
-    then: (o) => {
+    after: (o) => {
       const result = resultOf(r, o);
-      return 'stale' in result ? [] : recordCalls(r.records(result));
+      return result.ok || 'stale' in result ? [] : recordCalls(r.refused(result.refusal));
     },
   };
   return resultOf(r, await moneyPath(db).durable.push(job, rowsOf(caps)));
@@ -95,8 +111,8 @@ export async function reserve(db: Db, r: Reservation): Promise<ReserveResult> {
 
 /** Writes a call's records on their own (a refusal before any reservation; events raised elsewhere). */
 export async function record(db: Db, records: Records): Promise<void> {
-  const calls = recordCalls(records);
-  if (calls.length > 0) await moneyPath(db).durable.push({ then: () => calls }, []);
+  const [call] = recordCalls(records);
+  if (call) await moneyPath(db).durable.push({ first: call }, []);
 }
 
 export interface Settlement {
@@ -114,7 +130,7 @@ export interface Settlement {
   outcome: AuditOutcome;
   /** The outcome is unknown: the reconciler asks the vendor from `nextAt` on. */
   pending?: { nextAt: number; note: string } | undefined;
-  /** What else the settlement records, given each cap's spend after it (when it moved them). */
+  /** What else the settlement records, given each cap's spend after it (when it moved them); written right after. */
   records?: ((spentAfter: number[]) => Records) | undefined;
   now: number;
 }
@@ -149,7 +165,7 @@ export async function settle(db: Db, s: Settlement): Promise<void> {
     },
   };
   const records = s.records;
-  await moneyPath(db).lazy.push({ first: { program: SETTLE, item }, then: records ? (o) => recordCalls(records(o?.kept ?? [])) : undefined }, rowsOf(caps));
+  await moneyPath(db).lazy.push({ first: { program: SETTLE, item }, after: records ? (o) => recordCalls(records(o?.kept ?? [])) : undefined }, rowsOf(caps));
 }
 
 export interface Resolution {

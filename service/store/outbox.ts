@@ -30,6 +30,21 @@ export interface AlertRows {
   deliveries: DeliveryRow[];
 }
 
+/**
+ * A cap.threshold event a reservation may raise: written with it when the spend row reaches `minSpentMicros`, the
+ * payload's spend (SPENT_PLACEHOLDER in steps.ts) filled in from the row.
+ */
+export interface ThresholdRow extends EventRow {
+  subjectId: string;
+  windowStart: string;
+  minSpentMicros: number;
+}
+
+export interface ThresholdRows {
+  events: ThresholdRow[];
+  deliveries: DeliveryRow[];
+}
+
 export interface OutboxRow {
   id: string;
   event_id: string;

@@ -1,8 +1,8 @@
 // The money path's writes, written once (design §5, §8). A reservation, the rows a call records, a settlement and
 // a reconciliation are each a program: an ordered list of SQL statements, each run when the call's item has a field
 // or once for each element of a list, each able to refuse the call when it returns no row. The same description is
-// run two ways: statement by statement by this module's interpreter (SQLite, synchronously), and compiled to one
-// PL/pgSQL function per program that takes a whole batch of items in one round trip (plpgsql.ts, PostgreSQL).
+// run two ways: statement by statement by this module's interpreter (SQLite), and compiled to one PL/pgSQL function
+// per program that takes a whole batch of items in one round trip (plpgsql.ts, PostgreSQL).
 // Either way, a refusal undoes everything that call's program wrote (its savepoint) and nothing else.
 import { AUDIT_COLUMNS, INSERT_AUDIT } from './audit';
 
@@ -46,12 +46,12 @@ export interface Outcome {
   detail?: Row;
 }
 
-/** A statement for a driver to run; `returns`: its first row (or undefined) is wanted back. */
-export interface Statement {
-  sql: string;
-  values: unknown[];
-  returns: boolean;
-}
+/** Where a threshold event's payload says how much was spent; the statement puts the amount in. */
+export const SPENT_PLACEHOLDER = '__kb_spent_usd__';
+
+/** The audit row's values, by position (auditValues() in audit.ts), typed for PostgreSQL. */
+const AUDIT_ARGS = AUDIT_COLUMNS.map(([, type], i) => `audit.${i}${type === 'text' ? '' : `:${type}`}`);
+const DELIVERY_ARGS = ['$.id', '$.eventId', '$.workspaceId', '$.url', '$.createdAt:bigint', '$.createdAt:bigint', '$.eventId'];
 
 export const SQL = {
   // A workspace without a row is at epoch 0, as a key read from it was.
@@ -97,14 +97,22 @@ export const SQL = {
   resolveForget: 'DELETE FROM dedupe WHERE audit_id = ?',
   event: `INSERT INTO webhook_events (id, workspace_id, event_key, type, key_id, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
           ON CONFLICT (event_key) DO NOTHING`,
+  // A threshold event, written when the spend row has reached it, with the spend in dollars put into its payload
+  // (integer arithmetic, the same text on both databases: 12.340000).
+  threshold: `INSERT INTO webhook_events (id, workspace_id, event_key, type, key_id, payload, created_at)
+              SELECT ?, ?, ?, ?, ?, replace(?, '"${SPENT_PLACEHOLDER}"', (s.spent_micros / 1000000) || '.' ||
+                       substr('00000' || (s.spent_micros % 1000000), length('00000' || (s.spent_micros % 1000000)) - 5)), ?
+              FROM spend_windows s WHERE s.subject_id = ? AND s.window_start = ? AND s.spent_micros >= ?
+              ON CONFLICT (event_key) DO NOTHING`,
   // A delivery is queued only with the event it belongs to (an event already there keeps its own deliveries).
   delivery: `INSERT INTO webhook_outbox (id, event_id, workspace_id, url, status, attempts, next_attempt_at, created_at)
              SELECT ?, ?, ?, ?, 'pending', 0, ?, ? WHERE EXISTS (SELECT 1 FROM webhook_events WHERE id = ?)`,
 } as const;
 
 /**
- * A reservation (item: ReserveItem in ledger.ts): the key's policy epoch (a key read under another epoch writes
- * nothing), the dedupe claim, the rate window, then each cap, never more than the cap.
+ * A reservation (ledger.ts builds its item): the key's policy epoch (a key read under another epoch writes nothing),
+ * the dedupe claim, the rate window, each cap (never more than the cap), then, when all of them took the call, its
+ * audit row and the cap.threshold events its spend reached, with their deliveries.
  */
 export const RESERVE: Program = {
   name: 'reserve',
@@ -126,16 +134,24 @@ export const RESERVE: Program = {
       refuse: { reason: 'cap', read: { sql: SQL.spent, args: ['$.subjectId', '$.windowStart'] } },
       keep: 'spent_micros',
     },
+    { name: 'audit', if: 'audit', sql: INSERT_AUDIT, args: AUDIT_ARGS },
+    {
+      name: 'threshold',
+      each: 'thresholds',
+      sql: SQL.threshold,
+      args: ['$.id', '$.workspaceId', '$.eventKey', '$.type', '$.keyId', '$.payload', '$.createdAt:bigint', '$.subjectId', '$.windowStart', '$.minSpentMicros:bigint'],
+    },
+    { name: 'delivery', each: 'deliveries', sql: SQL.delivery, args: DELIVERY_ARGS },
   ],
 };
 
-/** What a call records, reserved or refused: its audit row and the alert events it raised, each event once. */
+/** What a call records on its own (a refusal): its audit row and the alert events it raised, each event once. */
 export const RECORD: Program = {
   name: 'record',
   steps: [
-    { name: 'audit', if: 'audit', sql: INSERT_AUDIT, args: AUDIT_COLUMNS.map(([c, type]) => `audit.${c}${type === 'text' ? '' : `:${type}`}`) },
+    { name: 'audit', if: 'audit', sql: INSERT_AUDIT, args: AUDIT_ARGS },
     { name: 'event', each: 'events', sql: SQL.event, args: ['$.id', '$.workspaceId', '$.eventKey', '$.type', '$.keyId', '$.payload', '$.createdAt:bigint'] },
-    { name: 'delivery', each: 'deliveries', sql: SQL.delivery, args: ['$.id', '$.eventId', '$.workspaceId', '$.url', '$.createdAt:bigint', '$.createdAt:bigint', '$.eventId'] },
+    { name: 'delivery', each: 'deliveries', sql: SQL.delivery, args: DELIVERY_ARGS },
   ],
 };
 
@@ -199,22 +215,25 @@ function valuesOf(args: readonly Arg[], item: Item, element: unknown): unknown[]
   return gs.map((g) => g(item, element));
 }
 
+/** Runs one statement: returns its first row when `returns`, else runs it for its effect. */
+export type Exec = (sql: string, values: unknown[], returns: boolean) => Row | undefined;
+
 /**
- * Runs a program for one item, statement by statement: each `yield` hands the driver a statement and takes back its
- * first row. On a refusal it stops and says so; the driver undoes the item's writes (its savepoint).
+ * Runs a program for one item, statement by statement (SQLite's driver; PostgreSQL runs the compiled function). On a
+ * refusal it stops and says so; the driver undoes the item's writes (its savepoint).
  */
-export function* interpret(program: Program, item: Item): Generator<Statement, Outcome, Row | undefined> {
+export function interpret(program: Program, item: Item, exec: Exec): Outcome {
   const kept: number[] = [];
   for (const step of program.steps) {
     if (step.if !== undefined && (item[step.if] === undefined || item[step.if] === null)) continue;
-    const list: readonly unknown[] = step.each === undefined ? [undefined] : ((item[step.each] as unknown[] | undefined) ?? []);
+    const list: readonly unknown[] = step.each === undefined ? ONE : ((item[step.each] as unknown[] | undefined) ?? []);
+    const returns = step.refuse !== undefined || step.keep !== undefined;
     for (let at = 0; at < list.length; at++) {
       const element = list[at];
-      const returns = step.refuse !== undefined || step.keep !== undefined;
-      const row = yield { sql: step.sql, values: valuesOf(step.args, item, element), returns };
+      const row = exec(step.sql, valuesOf(step.args, item, element), returns);
       if (row === undefined && step.refuse) {
         const read = step.refuse.read;
-        const detail = read ? yield { sql: read.sql, values: valuesOf(read.args, item, element), returns: true } : undefined;
+        const detail = read ? exec(read.sql, valuesOf(read.args, item, element), true) : undefined;
         return { kept, refused: step.refuse.reason, at, ...(detail ? { detail } : {}) };
       }
       if (step.keep !== undefined) kept.push(Number(row?.[step.keep] ?? 0));
@@ -222,3 +241,6 @@ export function* interpret(program: Program, item: Item): Generator<Statement, O
   }
   return { kept };
 }
+
+/** A step run once (not for each element of a list). */
+const ONE: readonly unknown[] = [undefined];

@@ -6,7 +6,8 @@ import type { AuditEntry } from '../../service/store/audit';
 import { openDb, type Db } from '../../service/store/db';
 import { record, reserve, resolve, settle, type Reservation, type ReserveResult, type Settlement } from '../../service/store/ledger';
 import { migrate } from '../../service/store/migrations';
-import type { AlertRows } from '../../service/store/outbox';
+import type { AlertRows, ThresholdRows } from '../../service/store/outbox';
+import { SPENT_PLACEHOLDER } from '../../service/store/steps';
 import { createTestStore, describeEachStore, PG_ENABLED, type TestStore } from '../helpers/stores';
 
 const DAY = '2026-11-27';
@@ -19,27 +20,31 @@ const entry = (auditId: string, over: Partial<AuditEntry> = {}): AuditEntry => (
   budgetWindow: null, status: null, latencyMs: null, runId: null, conversationId: null, userRef: null, idempotencyKey: null, requestBody: null, ...over,
 });
 
-/** An alert event for each cap the reservation took to 80% or more (as cap.threshold does). */
-function thresholdAlerts(caps: CapCheck[], spentAfter: number[], auditId: string): AlertRows {
-  const rows: AlertRows = { events: [], deliveries: [] };
+/** An alert event (with its delivery) for each cap, written when the reservation takes the cap to 80% (as cap.threshold). */
+function thresholds(caps: CapCheck[], auditId: string): ThresholdRows {
+  const rows: ThresholdRows = { events: [], deliveries: [] };
   caps.forEach((cap, i) => {
-    if ((spentAfter[i] ?? 0) < cap.capMicros * 0.8) return;
     const evt = `evt_${auditId}_${i}`;
-    rows.events.push({ id: evt, workspaceId: 'default', eventKey: `t:${cap.subjectId}:${cap.windowStart}`, type: 'cap.threshold', keyId: 'key', payload: '{}', createdAt: 1 });
+    const payload = JSON.stringify({ spent_usd: SPENT_PLACEHOLDER });
+    rows.events.push({ id: evt, workspaceId: 'default', eventKey: `t:${cap.subjectId}:${cap.windowStart}`, type: 'cap.threshold', keyId: 'key', payload, createdAt: 1, subjectId: cap.subjectId, windowStart: cap.windowStart, minSpentMicros: Math.ceil(cap.capMicros * 0.8) });
     rows.deliveries.push({ id: `whd_${auditId}_${i}`, eventId: evt, workspaceId: 'default', url: 'https://hooks.example/x', createdAt: 1 });
   });
   return rows;
 }
 
-/** A reservation whose records are its audit row (reserved, or the refusal's with the refusal's kind as code) and events. */
-function reservation(auditId: string, r: Omit<Reservation, 'records'>, over: { alerts?: (spentAfter: number[]) => AlertRows } = {}): Reservation {
+/** A reservation: its audit row, its threshold events, and the refusal's row with the refusal's kind as its code. */
+function reservation(auditId: string, r: Omit<Reservation, 'audit' | 'refused'>, over: { thresholds?: ThresholdRows } = {}): Reservation {
   return {
+    thresholds: over.thresholds ?? thresholds(r.caps, auditId),
     ...r,
-    records: (result) =>
-      result.ok
-        ? { audit: entry(auditId, { reservedMicros: r.micros, estimatedMicros: r.micros }), alerts: (over.alerts ?? ((s) => thresholdAlerts(r.caps, s, auditId)))(result.spentAfter) }
-        : { audit: entry(auditId, { decision: 'deny', code: result.refusal.kind, status: 429 }) },
+    audit: entry(auditId, { estimatedMicros: r.micros, reservedMicros: r.micros }),
+    refused: (refusal) => ({ audit: entry(auditId, { decision: 'deny', code: refusal.kind, status: 429 }) }),
   };
+}
+
+/** Events written on their own (as key.revoked is). */
+function plainEvents(auditId: string): AlertRows {
+  return { events: [{ id: `evt_${auditId}`, workspaceId: 'default', eventKey: `k:${auditId}`, type: 'key.revoked', keyId: 'key', payload: '{}', createdAt: 1 }], deliveries: [] };
 }
 
 const cap = (subjectId: string, capMicros: number, kind: CapCheck['kind'] = 'daily', windowStart = DAY): CapCheck => ({ kind, subjectId, windowStart, capMicros });
@@ -90,6 +95,8 @@ describeEachStore('store contract', (storeName) => {
       expect(await spent(k)).toBe(5_000_000);
       expect(await audit(a)).toMatchObject({ decision: 'allow', reserved_micros: 1_000_000 });
       expect(await events(`evt_${a}`)).toBe(1);
+      const payload = (await db.knex('webhook_events').where({ id: `evt_${a}_0` }).first('payload')) as { payload: string };
+      expect(JSON.parse(payload.payload)).toEqual({ spent_usd: 5 });
       expect(await db.knex('webhook_outbox').where({ event_id: `evt_${a}_0` }).pluck('url')).toEqual(['https://hooks.example/x']);
     });
 
@@ -196,6 +203,20 @@ describeEachStore('store contract', (storeName) => {
       expect(ok).toEqual({ ok: true, spentAfter: [500_000, 500_000, 10_000_000] });
     });
 
+    test('a threshold not reached raises nothing; one reached raises its event once per window', async () => {
+      const k = id('k');
+      const a = id('aud');
+      await run(db, mode, () => reserve(db, reservation(a, { micros: 3_999_999, caps: [cap(k, 5_000_000)] })));
+      expect(await events(`evt_${a}`)).toBe(0);
+      const b = id('aud');
+      await run(db, mode, () => reserve(db, reservation(b, { micros: 1, caps: [cap(k, 5_000_000)] })));
+      const c = id('aud');
+      await run(db, mode, () => reserve(db, reservation(c, { micros: 1_000_000, caps: [cap(k, 5_000_000)] })));
+      expect([await events(`evt_${b}`), await events(`evt_${c}`)]).toEqual([1, 0]);
+      const payload = (await db.knex('webhook_events').where({ id: `evt_${b}_0` }).first('payload')) as { payload: string };
+      expect(JSON.parse(payload.payload)).toEqual({ spent_usd: 4 });
+    });
+
     test('a $0 call reserves against no cap and still records its row', async () => {
       const k = id('k');
       const a = id('aud');
@@ -207,11 +228,11 @@ describeEachStore('store contract', (storeName) => {
     test("the records are in the reservation's transaction: when they cannot be written, nothing is reserved", async () => {
       const k = id('k');
       const a = id('aud');
-      // Two events with one id (and different keys): the second cannot be written, so neither can the reservation.
-      const ev = (eventKey: string) => ({ id: `evt_${a}`, workspaceId: 'default', eventKey, type: 'cap.threshold', keyId: null, payload: '{}', createdAt: 1 });
-      const broken = (): AlertRows => ({ events: [ev(id('ek')), ev(id('ek'))], deliveries: [] });
+      // Two events with one id (and different keys), both reached: the second cannot be written, so neither can the reservation.
+      const ev = (eventKey: string) => ({ id: `evt_${a}`, workspaceId: 'default', eventKey, type: 'cap.threshold', keyId: null, payload: '{}', createdAt: 1, subjectId: k, windowStart: DAY, minSpentMicros: 0 });
+      const broken: ThresholdRows = { events: [ev(id('ek')), ev(id('ek'))], deliveries: [] };
       // (Matched by message: better-sqlite3's error class may come from another test file's realm.)
-      await expect(run(db, mode, () => reserve(db, reservation(a, { micros: 1_000, caps: [cap(k, 5_000_000)] }, { alerts: broken })))).rejects.toMatchObject({ message: expect.stringMatching(/duplicate key|UNIQUE/) });
+      await expect(run(db, mode, () => reserve(db, reservation(a, { micros: 1_000, caps: [cap(k, 5_000_000)] }, { thresholds: broken })))).rejects.toMatchObject({ message: expect.stringMatching(/duplicate key|UNIQUE/) });
       expect(await spent(k)).toBeUndefined();
       expect(await audit(a)).toBeUndefined();
       expect(await events(`evt_${a}`)).toBe(0);
@@ -271,7 +292,7 @@ describeEachStore('store contract', (storeName) => {
       expect(await audit(a)).toMatchObject({ decision: 'deny', code: 'vault_key_invalid' });
       const e = id('aud');
       const before = Number(((await db.knex('audit_log').count('* as n')) as { n: string }[])[0]?.n);
-      await run(db, mode, () => record(db, { alerts: thresholdAlerts([cap(id('k'), 1)], [1], e) }));
+      await run(db, mode, () => record(db, { alerts: plainEvents(e) }));
       expect(await events(`evt_${e}`)).toBe(1);
       expect(Number(((await db.knex('audit_log').count('* as n')) as { n: string }[])[0]?.n)).toBe(before + 8 * (mode === 'batched' ? 1 : 0));
     });
