@@ -30,11 +30,12 @@ async function keybrake(env: Record<string, string>): Promise<string> {
   return start(keybrakeArgs, keybrakeEnv({ KEYBRAKE_LOG_LEVEL: 'info', ...env }), listening);
 }
 
-async function issueKey(url: string, label: string): Promise<{ id: string; vault_key: string }> {
+/** A key with duplicate protection off (as the rows before this change measured), or as issued by default. */
+async function issueKey(url: string, label: string, asDefault = false): Promise<{ id: string; vault_key: string }> {
   const res = await fetch(`${url}/vault/keys`, {
     method: 'POST',
     headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ vendor: 'stripe', daily_usd_cap: 10_000_000, allowed_endpoints: ['POST /v1/charges', 'GET /v1/customers/{id}'], dedupe_window: 'off', label }),
+    body: JSON.stringify({ vendor: 'stripe', daily_usd_cap: 10_000_000, allowed_endpoints: ['POST /v1/charges', 'GET /v1/customers/{id}'], ...(asDefault ? {} : { dedupe_window: 'off' }), label }),
   });
   return (await res.json()) as { id: string; vault_key: string };
 }
@@ -74,8 +75,15 @@ async function main(): Promise<void> {
   const clustered = await keybrake({ ...upstream, DATABASE_URL: pgUrl.toString(), KEYBRAKE_WORKERS: 'auto' });
 
   // Throughput runs spread over 64 keys, as many conversations would; the hot-key run below uses one.
-  const many = async (url: string, label: string): Promise<{ id: string; vault_key: string }[]> => Promise.all(Array.from({ length: 64 }, (_, i) => issueKey(url, `${label}/${i}`)));
-  const keys = { sqlite: await many(sqlite, 'bench-sqlite'), pg: await many(pg1, 'bench-pg'), pg2: await many(pg1, 'bench-pg2'), cluster: await many(pg1, 'bench-cluster') };
+  const many = async (url: string, label: string, asDefault = false): Promise<{ id: string; vault_key: string }[]> => Promise.all(Array.from({ length: 64 }, (_, i) => issueKey(url, `${label}/${i}`, asDefault)));
+  const keys = {
+    sqlite: await many(sqlite, 'bench-sqlite'),
+    sqliteDefault: await many(sqlite, 'bench-sqlite-default', true),
+    pg: await many(pg1, 'bench-pg'),
+    pgDefault: await many(pg1, 'bench-pg-default', true),
+    pg2: await many(pg1, 'bench-pg2'),
+    cluster: await many(pg1, 'bench-cluster'),
+  };
   const hotKey = await issueKey(pg1, 'bench-hot');
   const targets = (kind: 'charge' | 'read'): [string, Target, string | undefined][] => {
     const make = kind === 'charge' ? charge : read;
@@ -83,14 +91,17 @@ async function main(): Promise<void> {
       ['(a) direct', make([fake], ''), undefined],
       ['(b) bare proxy', make([baseline], '/stripe'), undefined],
       ['(c) Keybrake SQLite', make([sqlite], '/stripe', vk(keys.sqlite)), 'sqlite'],
+      // The key as POST /vault/keys issues it: duplicate protection on (each charge here is a different one).
+      ...(kind === 'charge' ? [['(c′) SQLite, default key', make([sqlite], '/stripe', vk(keys.sqliteDefault)), 'sqliteDefault'] as [string, Target, string]] : []),
       ['(d) Keybrake PostgreSQL', make([pg1], '/stripe', vk(keys.pg)), 'pg'],
+      ...(kind === 'charge' ? [['(d′) PostgreSQL, default key', make([pg1], '/stripe', vk(keys.pgDefault)), 'pgDefault'] as [string, Target, string]] : []),
       ['(e) 2 × Keybrake, 1 PostgreSQL', make([pg1, pg2], '/stripe', vk(keys.pg2)), 'pg2'],
       ['(f) cluster (1/core), PostgreSQL', make([clustered], '/stripe', vk(keys.cluster)), 'cluster'],
     ];
   };
 
-  const sent: Record<string, number> = { sqlite: 0, pg: 0, pg2: 0, cluster: 0 };
-  const accepted: Record<string, number> = { sqlite: 0, pg: 0, pg2: 0, cluster: 0 };
+  const sent: Record<string, number> = {};
+  const accepted: Record<string, number> = {};
   for (const kind of ['charge', 'read'] as const) {
     process.stdout.write(`${kind === 'charge' ? 'POST /v1/charges (money-moving)' : 'GET /v1/customers/{id} (zero cost)'}\n`);
     process.stdout.write(`${'concurrency'.padEnd(12)}${'target'.padEnd(32)} ${'req/s'.padStart(7)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)}  vs (b)  +p50 over (a)  ${cpuMeasurable ? 'CPU µs per request: proxy / database / vendor / load generator' : ''}\n`);
@@ -99,7 +110,7 @@ async function main(): Promise<void> {
       for (const [name, target, id] of targets(kind)) {
         const before = (await stats()).acceptedMinor;
         const proxies = target.urls.filter((u) => u !== fake).map((u) => pidOf.get(u) as number);
-        const groups: Record<string, CpuGroup> = { proxy: proxies, database: id && id !== 'sqlite' ? 'postgres' : [], vendor: [pidOf.get(fake) as number] };
+        const groups: Record<string, CpuGroup> = { proxy: proxies, database: id && !id.startsWith('sqlite') ? 'postgres' : [], vendor: [pidOf.get(fake) as number] };
         const cpu0 = cpuMeasurable ? cpuNow(groups) : {};
         const self0 = process.cpuUsage();
         const r = await closedLoop(target, c, SECONDS);
@@ -172,7 +183,9 @@ async function main(): Promise<void> {
   };
   const checks: [string, string, string, number, number][] = [
     ['sqlite', sqlite, 'bench-sqlite/', accepted.sqlite ?? 0, sent.sqlite ?? 0],
+    ['sqlite default key', sqlite, 'bench-sqlite-default/', accepted.sqliteDefault ?? 0, sent.sqliteDefault ?? 0],
     ['pg', pg1, 'bench-pg/', accepted.pg ?? 0, sent.pg ?? 0],
+    ['pg default key', pg1, 'bench-pg-default/', accepted.pgDefault ?? 0, sent.pgDefault ?? 0],
     ['pg × 2', pg1, 'bench-pg2/', accepted.pg2 ?? 0, sent.pg2 ?? 0],
     ['cluster', pg1, 'bench-cluster/', accepted.cluster ?? 0, sent.cluster ?? 0],
     ['hot key', pg1, 'bench-hot', hotAccepted, hot.total],
@@ -182,7 +195,7 @@ async function main(): Promise<void> {
     const vendor = acceptedMinor / 100;
     const ok = Math.abs(spent - vendor) < 1e-6 && rows === requests;
     failed ||= !ok;
-    process.stdout.write(`${name.padEnd(8)} spend $${spent.toFixed(2)} vs accepted by the vendor $${vendor.toFixed(2)}; audit rows ${rows} vs requests ${requests}  ${ok ? 'ok' : 'MISMATCH'}\n`);
+    process.stdout.write(`${name.padEnd(18)} spend $${spent.toFixed(2)} vs accepted by the vendor $${vendor.toFixed(2)}; audit rows ${rows} vs requests ${requests}  ${ok ? 'ok' : 'MISMATCH'}\n`);
   }
   // A load generator that stops with calls in flight (its connections torn down mid-call) must leave every key
   // usable: afterwards each key answers a call at once.
@@ -199,7 +212,7 @@ async function main(): Promise<void> {
       }),
     );
     failed ||= stuck > 0;
-    process.stdout.write(`${name.padEnd(8)} after ${abandoned} calls cut off in flight, ${list.length - stuck} of ${list.length} keys answer at once  ${stuck === 0 ? 'ok' : 'STUCK'}\n`);
+    process.stdout.write(`${name.padEnd(18)} after ${abandoned} calls cut off in flight, ${list.length - stuck} of ${list.length} keys answer at once  ${stuck === 0 ? 'ok' : 'STUCK'}\n`);
   }
   for (const child of children) child.kill('SIGTERM');
   await new Promise((r) => setTimeout(r, 500));
