@@ -15,8 +15,11 @@ export default tseslint.config(
   {
     files: ['service/console/*.js'],
     languageOptions: {
-      sourceType: 'script',
-      globals: { document: 'readonly', window: 'readonly', sessionStorage: 'readonly', fetch: 'readonly', navigator: 'readonly', URLSearchParams: 'readonly', FormData: 'readonly', console: 'readonly' },
+      sourceType: 'module',
+      globals: {
+        document: 'readonly', window: 'readonly', location: 'readonly', sessionStorage: 'readonly', fetch: 'readonly', navigator: 'readonly', URL: 'readonly',
+        URLSearchParams: 'readonly', FormData: 'readonly', CustomEvent: 'readonly', Event: 'readonly', setTimeout: 'readonly', console: 'readonly',
+      },
     },
   },
   {

@@ -36,7 +36,7 @@ const filterFields = {
 const AuditQuery = z
   .object({ ...filterFields, limit: z.coerce.number().int().min(1).max(500).default(50), cursor: z.string().optional(), format: z.enum(['json', 'ndjson', 'csv']).default('json') })
   .strict();
-const UsageQuery = z.object({ ...filterFields, group_by: z.enum(['day', 'key', 'label', 'vendor', 'budget']).default('day') }).strict();
+const UsageQuery = z.object({ ...filterFields, group_by: z.enum(['day', 'key', 'label', 'vendor', 'budget', 'code']).default('day') }).strict();
 const DeliveriesQuery = z
   .object({ status: z.enum(['pending', 'delivered', 'failed']).optional(), type: z.string().optional(), key_id: z.string().optional(), limit: z.coerce.number().int().min(1).max(200).default(50) })
   .strict();
@@ -147,7 +147,7 @@ export function createAuditRouter(deps: { db: Db; redactor: Redactor; workspace:
   router.get('/usage', async (req, res) => {
     const q = parseOrThrow(UsageQuery, req.query);
     const rows = await usage(db, workspace(req), q.group_by as UsageGroup, toFilter(q));
-    const name = { day: 'day', key: 'key_id', label: 'label', vendor: 'vendor', budget: 'budget_id' }[q.group_by];
+    const name = { day: 'day', key: 'key_id', label: 'label', vendor: 'vendor', budget: 'budget_id', code: 'code' }[q.group_by];
     res.json({
       group_by: q.group_by,
       data: rows.map((r) => ({ [name]: r.group, spent_usd: microsToUsd(r.spent_micros), requests: r.requests, allowed: r.allowed, denied: r.denied })),

@@ -8,6 +8,7 @@ import type { SecretBox } from '../crypto';
 import { ApiError } from '../errors';
 import { credentialsUpdatedAt, putCredentials, type CredentialResolver } from '../store/credentials';
 import type { Db } from '../store/db';
+import { endpointChoices } from '../vendors/catalogs';
 import type { VendorRegistry } from '../vendors/registry';
 import { parseOrThrow } from './validate';
 
@@ -40,6 +41,7 @@ export function createVendorRouter(deps: VendorRouteDeps): Router {
         base_url: v.baseUrl,
         credential_fields: v.credentialFields,
         credentials: deps.credentials.source(v.id, stored),
+        endpoints: endpointChoices(v),
       })),
     });
   });

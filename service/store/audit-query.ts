@@ -79,7 +79,7 @@ export async function* auditExport(db: Db, workspaceId: string, f: AuditFilter, 
   }
 }
 
-export type UsageGroup = 'day' | 'key' | 'label' | 'vendor' | 'budget';
+export type UsageGroup = 'day' | 'key' | 'label' | 'vendor' | 'budget' | 'code';
 
 export interface UsageRow {
   group: string | null;
@@ -92,7 +92,7 @@ export interface UsageRow {
 /** Spend (settled, or reserved while open) and request counts, grouped. Days are UTC calendar days. */
 export async function usage(db: Db, workspaceId: string, by: UsageGroup, f: AuditFilter): Promise<UsageRow[]> {
   const day = db.dialect === 'postgres' ? "to_char(to_timestamp(ts / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD')" : "strftime('%Y-%m-%d', ts / 1000, 'unixepoch')";
-  const column = { day, key: 'key_id', label: 'key_label', vendor: 'vendor', budget: 'budget_id' }[by];
+  const column = { day, key: 'key_id', label: 'key_label', vendor: 'vendor', budget: 'budget_id', code: 'code' }[by];
   const rows = (await filtered(db, workspaceId, f)
     .select(db.knex.raw(`${column} AS grp`))
     .sum({ spent: db.knex.raw("CASE WHEN decision = 'allow' THEN COALESCE(settled_micros, reserved_micros) ELSE 0 END") })
