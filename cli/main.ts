@@ -2,7 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { difyDocuments } from '../openapi/dify-routes';
 import { packagePlugin, writePlugin } from '../openapi/plugin-files';
-import { generateBackendSnippet, generateChatflow, generateDifyTool, GenerateError, generateHttpNode, type Generated } from '../openapi/generate';
+import { generateBackendSnippet, generateChatflow, generateDifyTool, GenerateError, generateHttpNode, generateMcpConfig, type Generated } from '../openapi/generate';
 import { main } from '../service/main';
 import { parseOptions, required, UsageError } from './options';
 
@@ -15,6 +15,7 @@ Commands:
   generate dify-http-node --vendor V --endpoint "POST /v1/x" --proxy-url URL [--out FILE]
   generate dify-chatflow --vendor V --proxy-url URL [--endpoints …] [--out FILE]
   generate backend-snippet --lang ts|python --vendor V [--endpoints …] [--daily-usd-cap N] [--expires-in 24h]
+  generate mcp-config --client dify|claude-desktop|cursor|vscode --url URL [--key VAULT_KEY] [--name keybrake]
   plugin generate [--dir plugin]         write the Dify plugin's sources from the catalogs
   plugin package [--dir plugin] [--out keybrake.difypkg]
                                          check them against Dify's rules and write the package
@@ -138,11 +139,12 @@ const GENERATOR_OPTIONS = {
   'dify-http-node': ['vendor', 'endpoint', 'proxy-url', 'format', 'out'],
   'dify-chatflow': ['vendor', 'endpoints', 'proxy-url', 'out'],
   'backend-snippet': ['lang', 'vendor', 'endpoints', 'daily-usd-cap', 'expires-in', 'out'],
+  'mcp-config': ['client', 'url', 'key', 'name', 'out'],
 } as const;
 
 function generate(args: string[]): number {
   const [what, ...rest] = args;
-  if (!what || !(what in GENERATOR_OPTIONS)) throw new GenerateError(`unknown generator "${what ?? ''}" (dify-tool, dify-http-node, dify-chatflow, backend-snippet)`);
+  if (!what || !(what in GENERATOR_OPTIONS)) throw new GenerateError(`unknown generator "${what ?? ''}" (dify-tool, dify-http-node, dify-chatflow, backend-snippet, mcp-config)`);
   const allowed: readonly string[] = GENERATOR_OPTIONS[what as keyof typeof GENERATOR_OPTIONS];
   const everyOption = {
       vendor: { type: 'string' },
@@ -156,6 +158,10 @@ function generate(args: string[]): number {
       lang: { type: 'string' },
       'daily-usd-cap': { type: 'string' },
       'expires-in': { type: 'string' },
+      client: { type: 'string' },
+      url: { type: 'string' },
+      key: { type: 'string' },
+      name: { type: 'string' },
   } as const;
   const spec = Object.fromEntries(Object.entries(everyOption).filter(([name]) => allowed.includes(name))) as Partial<typeof everyOption>;
   const { values } = parseOptions(`generate ${what}`, rest, spec as typeof everyOption);
@@ -182,8 +188,11 @@ function generate(args: string[]): number {
     case 'backend-snippet':
       out = generateBackendSnippet({ lang: values.lang, vendor: values.vendor, endpoints: source.endpoints, dailyUsdCap: values['daily-usd-cap'], expiresIn: values['expires-in'] });
       break;
+    case 'mcp-config':
+      out = generateMcpConfig({ client: values.client, url: values.url, key: values.key, name: values.name });
+      break;
     default:
-      throw new GenerateError(`unknown generator "${what ?? ''}" (dify-tool, dify-http-node, dify-chatflow, backend-snippet)`);
+      throw new GenerateError(`unknown generator "${what ?? ''}" (dify-tool, dify-http-node, dify-chatflow, backend-snippet, mcp-config)`);
   }
   for (const note of out.notes) process.stderr.write(`note: ${note}\n`);
   if (values.out) writeFileSync(values.out, out.text);

@@ -1,5 +1,5 @@
 // Catalog endpoints → a Dify custom-tool OpenAPI 3.0 document (dify.md §1, design §7). Pure.
-import type { CatalogEndpoint, CatalogField } from '../service/vendors/catalogs';
+import { fieldSchema, type CatalogEndpoint } from '../service/vendors/catalogs';
 
 export interface ToolSource {
   vendor: string;
@@ -14,13 +14,6 @@ export type OpenApiDoc = Record<string, unknown>;
 const CAP_NOTE =
   'Keybrake checks this call against spending caps and limits before it runs. If it answers 402, a spending cap or rate limit was reached: retrying will not help, so stop and tell the user what the answer says. A 401 or 403 means this key may not make the call; 424 means the vendor or Keybrake failed, and the answer says whether the call may have gone through.';
 
-function fieldSchema(f: CatalogField): Record<string, unknown> {
-  const schema: Record<string, unknown> = { type: f.type, description: f.description };
-  if (f.type === 'array') schema.items = f.items ? { type: f.items } : { type: 'object' };
-  if (f.enum) schema.enum = f.enum;
-  if (f.default !== undefined) schema.default = f.default;
-  return schema;
-}
 
 /** The path as generated: fixed parameters (Twilio's AccountSid) become literals the proxy replaces. */
 export function generatedPath(path: string, fixed: Record<string, string> | undefined): string {

@@ -6,6 +6,7 @@ import { pythonSnippet, typescriptSnippet } from './backend-snippet';
 import { buildChatflow, httpNodeData, nodeInContext } from './dify-dsl';
 import { checkDsl, checkToolDocument } from './dify-rules';
 import { buildDifyTool } from './dify-tool';
+import { MCP_CLIENTS, mcpConfig, type McpClient } from '../service/mcp/clients';
 import { endpointsFromSpec, SpecError } from './from-spec';
 import { serialize, type Format } from './serialize';
 
@@ -14,7 +15,7 @@ export class GenerateError extends Error {}
 
 export interface Generated {
   text: string;
-  /** What could not be carried over (from --from-spec), one line each. */
+  /** What could not be carried over (from --from-spec), or where the output goes: one line each, on stderr. */
   notes: string[];
 }
 
@@ -163,4 +164,14 @@ export function generateBackendSnippet(o: { lang?: string | undefined; vendor?: 
   if (o.lang === 'ts') return { text: typescriptSnippet(options), notes: [] };
   if (o.lang === 'python') return { text: pythonSnippet(options), notes: [] };
   throw new GenerateError(`--lang must be ts or python${o.lang ? `, not ${o.lang}` : ''}`);
+}
+
+/** `generate mcp-config`: what an MCP client needs to use /mcp with a vault key. */
+export function generateMcpConfig(o: { client: string | undefined; url: string | undefined; key: string | undefined; name: string | undefined }): Generated {
+  if (!o.client || !(MCP_CLIENTS as readonly string[]).includes(o.client)) throw new GenerateError(`--client must be one of ${MCP_CLIENTS.join(', ')}${o.client ? `, not ${o.client}` : ''}`);
+  if (!o.url || !/^https?:\/\/[^/]/.test(o.url)) throw new GenerateError(`--url must be the Keybrake service's http(s) URL, e.g. http://127.0.0.1:8787${o.url ? `, not ${o.url}` : ''}`);
+  if (o.key !== undefined && !/^vault_key_[A-Za-z0-9]+$/.test(o.key)) throw new GenerateError('--key must be a vault key (vault_key_…); leave it out to write a placeholder');
+  if (o.name !== undefined && !/^[A-Za-z0-9_-]{1,40}$/.test(o.name)) throw new GenerateError('--name must be letters, digits, - and _ (at most 40)');
+  const config = mcpConfig(o.client as McpClient, o.url, o.key ?? 'vault_key_…', o.name);
+  return { text: config.text, notes: [config.where, ...(o.key ? [] : ['replace vault_key_… with the key (POST /vault/keys shows it once)'])] };
 }

@@ -6,6 +6,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { Logger } from 'pino';
 import { ApiError, errorBody, errorHeaders } from './errors';
 import { createAdminRouter, type AdminDeps } from './http/admin-routes';
+import { createMcpHandler } from './http/mcp-route';
 import { createProxyHandler } from './http/proxy-route';
 import type { ProxyDeps } from './http/proxy-deps';
 import { whoami } from './http/whoami';
@@ -22,14 +23,23 @@ export type AppDeps = AdminDeps & ProxyDeps & { log: Logger; publicRoutes?: expr
 
 /**
  * The request listener: proxy calls (/{vendor}/…) go straight to the proxy, which reads the raw URL and body
- * itself (no router or body parser may touch them first, and the hot path pays for no framework); everything
- * else goes to the Express app.
+ * itself (no router or body parser may touch them first, and the hot path pays for no framework); /mcp to the MCP
+ * server, which hands its tool calls to the same proxy; everything else goes to the Express app.
  */
 export function createApp(deps: AppDeps): RequestListener {
   const app = createAdminApp(deps);
   const proxy = createProxyHandler(deps);
+  const mcp = createMcpHandler({ db: deps.db, registry: deps.registry, proxy, log: deps.log });
+  const fail = (res: ServerResponse) => (err: unknown) => {
+    const apiError = unhandled(deps.log, err);
+    if (res.headersSent) return void res.destroy();
+    const text = JSON.stringify(errorBody(apiError));
+    res.writeHead(apiError.status, { ...errorHeaders(apiError), 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  };
   return (req: IncomingMessage, res: ServerResponse) => {
     let url = req.url ?? '/';
+    if (/^\/mcp\/?(\?|$)/.test(url)) return void mcp(req, res).catch(fail(res));
     // /dify/{vendor}/…: the same proxy, answering in statuses Dify's HTTP client passes on (http/answer.ts).
     const audience = url.startsWith('/dify/') ? 'dify' : 'sdk';
     if (audience === 'dify') url = url.slice('/dify'.length);
@@ -38,13 +48,7 @@ export function createApp(deps: AppDeps): RequestListener {
     const vendor = deps.registry.get(url.slice(1, end));
     if (!vendor) return void app(req, res);
     const rest = slash === -1 ? '/' + url.slice(end) : url.slice(slash);
-    proxy(req, res, vendor, rest, audience).catch((err: unknown) => {
-      const apiError = unhandled(deps.log, err);
-      if (res.headersSent) return void res.destroy();
-      const text = JSON.stringify(errorBody(apiError));
-      res.writeHead(apiError.status, { ...errorHeaders(apiError), 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-      res.end(text);
-    });
+    proxy(req, res, vendor, rest, audience).catch(fail(res));
   };
 }
 

@@ -151,6 +151,7 @@ export async function startServer(config: Config, opts: Extras = {}): Promise<Ru
     reconcileDelayMs: config.reconcileDelayMs,
     metrics: new Metrics(),
     metricsToken: config.metricsToken,
+    publicUrl: config.publicUrl,
     pricing: { fx: config.fx, prices: config.prices },
     maxBodyBytes: config.maxBodyBytes,
     auditBodyBytes: config.auditBodyBytes,

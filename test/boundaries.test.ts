@@ -1,7 +1,7 @@
 // The service's layers point one way: each may import only from layers below it (or its own folder), so that the
 // vendors' descriptions and the policy never depend on the store, the store never on the routes, and so on. The
-// layers, bottom up: the shared basics (errors, crypto), vendors/, policy/, store/, alerts/, proxy/, reconcile/,
-// the configuration, http/, then app, server and main. Tables are read and written in store/ only, and the pure
+// layers, bottom up: the shared basics (errors, crypto), vendors/, policy/, store/, alerts/, proxy/, mcp/,
+// reconcile/, the configuration, http/, then app, server and main. Tables are read and written in store/ only, and the pure
 // layers (policy/, proxy/) take nothing but types from the store.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -15,12 +15,13 @@ const LAYERS: [RegExp, string, number][] = [
   [/^store\//, 'store', 3],
   [/^alerts\//, 'alerts', 4],
   [/^proxy\//, 'proxy', 5],
-  [/^reconcile\//, 'reconcile', 6],
-  [/^config(-file)?\.ts$/, 'config', 7],
-  [/^http\//, 'http', 8],
-  [/^app\.ts$/, 'app', 9],
-  [/^server\.ts$/, 'server', 10],
-  [/^main\.ts$/, 'main', 11],
+  [/^mcp\//, 'mcp', 6],
+  [/^reconcile\//, 'reconcile', 7],
+  [/^config(-file)?\.ts$/, 'config', 8],
+  [/^http\//, 'http', 9],
+  [/^app\.ts$/, 'app', 10],
+  [/^server\.ts$/, 'server', 11],
+  [/^main\.ts$/, 'main', 12],
 ];
 
 function layerOf(file: string): { name: string; rank: number } {
@@ -79,8 +80,8 @@ describe('the service layers', () => {
     expect(wrong).toEqual([]);
   });
 
-  test('policy/ and proxy/ compute: from the store they take types only', () => {
-    const wrong = all.filter(({ from, to, typeOnly }) => /^(policy|proxy)\//.test(from) && to.startsWith('store/') && !typeOnly).map(({ from, to }) => `${from} → ${to}`);
+  test('policy/, proxy/ and mcp/ compute: from the store they take types only', () => {
+    const wrong = all.filter(({ from, to, typeOnly }) => /^(policy|proxy|mcp)\//.test(from) && to.startsWith('store/') && !typeOnly).map(({ from, to }) => `${from} → ${to}`);
     expect(wrong).toEqual([]);
   });
 

@@ -2,27 +2,18 @@
 // policy, today's spend, its spend per day, its last calls, editing and revoking.
 import { callsTable } from './audit.js';
 import { keyForm } from './keyform.js';
-import { api, badge, barChart, day, dl, el, everyDay, go, refresh, say, spendBar, table, usd, when } from './ui.js';
+import { api, badge, barChart, copyButton, day, dl, el, everyDay, go, refresh, say, spendBar, table, usd, when } from './ui.js';
 
 const keyLink = (k) => el('a', { href: `#/keys/${encodeURIComponent(k.id)}`, class: 'key-link' }, el('code', { text: k.id }), el('span', { class: 'hint', text: ` ${k.key_prefix}…` }));
 
 /** The issued secret, shown once, with a button that copies it. */
 function issuedPanel(key) {
-  const copy = el('button', { type: 'button', text: 'Copy' });
-  copy.addEventListener('click', async () => {
-    try {
-      await navigator.clipboard.writeText(key.vault_key);
-      copy.textContent = 'Copied';
-    } catch {
-      copy.textContent = 'Select it and copy';
-    }
-  });
   return el(
     'div',
     { id: 'issued', class: 'panel secret', role: 'region', 'aria-label': 'The new vault key' },
     el('p', {}, 'Issued ', el('a', { href: `#/keys/${encodeURIComponent(key.id)}`, text: key.label || key.id }), '. The vault key, shown only now:'),
     el('code', { id: 'issued-key', text: key.vault_key }),
-    copy,
+    copyButton(() => key.vault_key),
     (key.warnings || []).map((w) => el('p', { class: 'warning', text: w })),
   );
 }
@@ -147,14 +138,44 @@ export async function keysPage(query) {
   return section;
 }
 
+const CLIENT_NAMES = { dify: 'Dify', 'claude-desktop': 'Claude Desktop', cursor: 'Cursor', vscode: 'VS Code' };
+
+/** How to use the key over MCP: the URL, and each client's configuration to copy (the key itself as a placeholder). */
+function mcpPanel(mcp) {
+  if (!mcp.enabled) return el('div', { class: 'panel' }, el('h2', { text: 'Over MCP' }), el('p', { text: 'This key was issued with "mcp": false: it is not served over MCP.' }));
+  const select = el('select', { id: 'mcp-client' }, mcp.clients.map((c) => el('option', { value: c.client, text: CLIENT_NAMES[c.client] || c.client })));
+  const where = el('p', { class: 'hint' });
+  const text = el('pre', { id: 'mcp-config' });
+  const copy = copyButton(() => text.textContent);
+  const show = () => {
+    const c = mcp.clients.find((x) => x.client === select.value);
+    where.textContent = c.where;
+    text.textContent = c.text;
+    copy.textContent = 'Copy';
+  };
+  select.addEventListener('change', show);
+  show();
+  return el(
+    'div',
+    { class: 'panel' },
+    el('h2', { text: 'Over MCP' }),
+    el('p', {}, 'Agents that take tools from MCP servers reach this key\'s endpoints at ', el('code', { id: 'mcp-url', text: mcp.url }), ', with the vault key in the Authorization header (replace vault_key_… with it).'),
+    el('div', { class: 'field' }, el('label', { for: 'mcp-client', text: 'Client' }), select),
+    where,
+    text,
+    copy,
+  );
+}
+
 export async function keyPage(id) {
   const from = new Date(Date.now() - 30 * 86_400_000).toISOString();
-  const [key, vendors, budgets, calls, perDay] = await Promise.all([
+  const [key, vendors, budgets, calls, perDay, mcp] = await Promise.all([
     api('GET', `/vault/keys/${encodeURIComponent(id)}`),
     api('GET', '/vendors'),
     api('GET', '/budgets'),
     api('GET', `/audit?key_id=${encodeURIComponent(id)}&limit=20`),
     api('GET', `/usage?group_by=day&key_id=${encodeURIComponent(id)}&from=${encodeURIComponent(from)}`),
+    api('GET', `/vault/keys/${encodeURIComponent(id)}/mcp`),
   ]);
   const revoke = el('button', { type: 'button', class: 'danger', text: 'Revoke this key', disabled: key.status !== 'active' });
   revoke.addEventListener('click', async () => {
@@ -210,6 +231,7 @@ export async function keyPage(id) {
     ),
     el('div', { class: 'panel' }, el('h2', { text: 'Policy' }), dl(policy), el('h3', { text: 'Allowed endpoints' }), el('ul', { class: 'endpoints' }, key.allowed_endpoints.map((e) => el('li', {}, el('code', { text: e }))))),
     el('div', { class: 'panel' }, el('h2', { text: 'Spend per day, last 30 days (UTC)' }), perDay.data.length ? barChart('Spend per day', everyDay(from.slice(0, 10), new Date().toISOString().slice(0, 10), perDay.data).map((d) => ({ label: d.day, value: d.spent_usd, note: `${d.requests} calls` })), usd) : el('p', { class: 'empty', text: 'No calls in the last 30 days.' })),
+    mcpPanel(mcp),
     el('div', { class: 'panel' }, el('h2', { text: 'Last calls' }), callsTable(calls.data, 'This key has made no calls yet.'), el('p', {}, el('a', { href: `#/audit?key_id=${encodeURIComponent(key.id)}`, text: 'All of its calls in the audit trail' }))),
     key.status === 'revoked' ? null : el('details', { class: 'edit' }, el('summary', { text: 'Change this key' }), edit),
   );

@@ -78,6 +78,20 @@ export const when = (iso) => (iso ? new Date(iso).toLocaleString() : '—');
 export const day = (iso) => (iso ? new Date(iso).toLocaleDateString() : '—');
 export const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
 
+/** A button that copies what `text()` gives to the clipboard, and says whether it could. */
+export function copyButton(text) {
+  const b = el('button', { type: 'button', text: 'Copy' });
+  b.addEventListener('click', async () => {
+    try {
+      await navigator.clipboard.writeText(text());
+      b.textContent = 'Copied';
+    } catch {
+      b.textContent = 'Select it and copy';
+    }
+  });
+  return b;
+}
+
 /** The live region every page reports to. */
 export function say(message, kind = 'ok') {
   const region = $('#status');

@@ -24,6 +24,7 @@ import { createVendorRouter } from './vendor-routes';
 import { CreateKeyBody, decodeCursor, encodeCursor, expiry, keyView, ListQuery, PatchKeyBody, RevokeBody } from './key-bodies';
 import { applyPolicy } from './key-policy';
 import { limitsFor, TOTAL_WINDOW } from '../policy/limits';
+import { MCP_CLIENTS, mcpConfig } from '../mcp/clients';
 import { checkEndpoints } from './endpoint-check';
 import { parseOrThrow } from './validate';
 
@@ -40,6 +41,8 @@ export interface AdminDeps {
   metrics: Metrics;
   /** A token that may read GET /metrics and nothing else (KEYBRAKE_METRICS_TOKEN). */
   metricsToken: string | undefined;
+  /** Where callers reach this service (KEYBRAKE_PUBLIC_URL), when it is not the address the admin API was called at. */
+  publicUrl?: string | undefined;
   log: Logger;
 }
 
@@ -176,6 +179,19 @@ export function createAdminRouter(deps: AdminDeps): Router {
       remaining_today_usd: microsToUsd(Math.max(0, key.dailyCapMicros - spent)),
       resets_at: new Date(limits.keyWindow.resetsAt).toISOString(),
       ...(total !== undefined ? { spent_total_usd: microsToUsd(total), remaining_total_usd: microsToUsd(Math.max(0, (key.policy.total_cap_micros ?? 0) - total)) } : {}),
+    });
+  });
+
+  // What an MCP client needs to use this key over /mcp, in each client's own format (the vault key as a placeholder:
+  // it is shown only when issued).
+  router.get('/vault/keys/:id/mcp', async (req, res) => {
+    const key = await getKey(db, ws(req), req.params.id as string);
+    if (!key) throw new ApiError('not_found', `vault key ${req.params.id} not found`);
+    const base = deps.publicUrl ?? `${req.protocol}://${req.get('host') ?? '127.0.0.1'}`;
+    res.json({
+      url: `${base}/mcp`,
+      enabled: key.policy.mcp !== false,
+      clients: MCP_CLIENTS.map((c) => mcpConfig(c, base, 'vault_key_…', `keybrake-${key.vendor}`)),
     });
   });
 

@@ -91,6 +91,8 @@ export function auditView(r: AuditRow): Record<string, unknown> {
     idempotency_key: r.idempotency_key,
     object_id: r.object_id,
     upstream_request_id: r.upstream_request_id,
+    channel: r.channel ?? 'http',
+    mcp_session_id: r.mcp_session,
     request_body: r.request_body,
     response_body: r.response_body,
   };

@@ -65,6 +65,7 @@ export const PolicyFields = {
   max_call_seconds: z.number().int('must be a whole number of seconds').min(1, 'must be at least 1').max(14_400, 'must be at most 14400 (4 hours)').nullable().optional(),
   max_call_legs: z.number().int('must be a whole number of legs').min(1, 'must be at least 1').max(50, 'must be at most 50').nullable().optional(),
   budget: z.string().regex(/^bud_[A-Za-z0-9]+$/, 'must be a budget id (bud_…)').nullable().optional(),
+  mcp: z.boolean({ invalid_type_error: 'must be true or false' }).nullable().optional(),
   stripe_accounts: z.array(z.string().regex(/^acct_[A-Za-z0-9]+$/, 'Stripe account ids look like acct_…')).max(100).nullable().optional(),
   metadata: z
     .record(z.string().max(500))
@@ -125,6 +126,7 @@ export async function applyPolicy(current: KeyPolicy, input: PolicyInput, vendor
   set('webhook_url', input.webhook_url);
   set('dedupe_ms', input.dedupe_window === undefined || input.dedupe_window === null ? input.dedupe_window : input.dedupe_window === 'off' ? 0 : parseDuration(input.dedupe_window));
   set('budget', input.budget);
+  set('mcp', input.mcp === undefined ? undefined : input.mcp === false ? false : null);
   set('stripe_accounts', input.stripe_accounts);
   set('metadata', input.metadata);
   return next;
@@ -144,6 +146,7 @@ export function policyView(p: KeyPolicy): Record<string, unknown> {
     ...(p.webhook_url ? { webhook_url: p.webhook_url } : {}),
     dedupe_window: p.dedupe_ms === undefined ? '10m' : p.dedupe_ms === 0 ? 'off' : `${Math.round(p.dedupe_ms / 60_000)}m`,
     ...(p.budget ? { budget: p.budget } : {}),
+    mcp: p.mcp !== false,
     ...(p.stripe_accounts ? { stripe_accounts: p.stripe_accounts } : {}),
     ...(p.metadata ? { metadata: p.metadata } : {}),
   };

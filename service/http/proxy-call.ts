@@ -185,7 +185,7 @@ export function createAttempt(deps: ProxyDeps, keys: KeyCache, trouble: TroubleL
       lock = prep.lock;
       const { decision, credentials } = prep;
       const incoming = { method: req.method ?? 'GET', rawUrl, headers: req.headers, body: a.body };
-      const plan = planCall({ auditId: a.auditId, now: a.now, incoming, vendor, key, request, decision, credentials, redactor: deps.redactor, auditBodyBytes: deps.auditBodyBytes });
+      const plan = planCall({ auditId: a.auditId, now: a.now, incoming, vendor, key, request, decision, credentials, redactor: deps.redactor, auditBodyBytes: deps.auditBodyBytes, origin: a.origin });
       const logLine = { audit_id: a.auditId, vendor: vendor.id, method: plan.entry.method, path: plan.entry.path, key_id: plan.entry.keyId };
       const refuse = async (err: ApiError): Promise<void> => {
         try {

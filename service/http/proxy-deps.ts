@@ -5,6 +5,7 @@ import type { GlobalTarget } from '../alerts/events';
 import type { SecretBox } from '../crypto';
 import { ApiError } from '../errors';
 import type { Upstreams } from '../proxy/forward';
+import type { Origin } from '../proxy/plan';
 import type { Redactor } from '../proxy/redact';
 import type { CredentialResolver } from '../store/credentials';
 import type { Db } from '../store/db';
@@ -57,6 +58,8 @@ export interface Attempt {
   /** Aborted when the caller goes away. */
   signal: AbortSignal;
   audience: Audience;
+  /** How the call came, when not straight to the proxy (over MCP). */
+  origin?: Origin | undefined;
 }
 
 export const STORE_DOWN = (): ApiError => new ApiError('store_unavailable', 'Keybrake cannot reach its database, so the call is refused (fail closed).');

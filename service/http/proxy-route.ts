@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { hashSecret, newId } from '../crypto';
 import { ApiError } from '../errors';
 import { collect, TOO_LARGE } from '../proxy/forward';
-import { auditEntry } from '../proxy/plan';
+import { auditEntry, type Origin } from '../proxy/plan';
 import type { StoredKey } from '../store/keys';
 import { record } from '../store/ledger';
 import type { VendorAdapter } from '../vendors/types';
@@ -52,7 +52,7 @@ export function createProxyHandler(deps: ProxyDeps) {
   const storeTrouble = new TroubleLog(log);
   const attempt = createAttempt(deps, keys, storeTrouble);
 
-  return async function proxy(req: IncomingMessage, res: ServerResponse, vendor: VendorAdapter, rawUrl: string, audience: Audience = 'sdk'): Promise<void> {
+  return async function proxy(req: IncomingMessage, res: ServerResponse, vendor: VendorAdapter, rawUrl: string, audience: Audience = 'sdk', origin?: Origin): Promise<void> {
     // undefined: no key sent; '': something that cannot be a vault key; else the hash to look the key up by.
     const presented = presentedVaultKey(req.headers);
     const keyHash = presented ? hashSecret(presented) : presented;
@@ -74,7 +74,7 @@ export function createProxyHandler(deps: ProxyDeps) {
       const body = await readBody(req, deps.maxBodyBytes, deps.bodyTimeoutMs, gone.signal);
       if (body === 'timeout' || body === 'gone') {
         const err = body === 'gone' ? CLIENT_GONE : new ApiError('request_timeout', `The request body did not arrive within ${deps.bodyTimeoutMs / 1000} s; nothing was forwarded.`);
-        return await refuseEarly(req, res, vendor, rawUrl, keyHash, { auditId, now, started, audience }, err, outcome);
+        return await refuseEarly(req, res, vendor, rawUrl, keyHash, { auditId, now, started, audience, origin }, err, outcome);
       }
       // Calls of one vault key take turns (KeyGate), by the key's hash. The wait is bounded, and ends when the
       // caller goes away; a turn taken is always given back.
@@ -91,14 +91,14 @@ export function createProxyHandler(deps: ProxyDeps) {
                   { retry_after_seconds: secs },
                   { 'retry-after': String(secs) },
                 );
-          return await refuseEarly(req, res, vendor, rawUrl, keyHash, { auditId, now, started, audience }, err, outcome);
+          return await refuseEarly(req, res, vendor, rawUrl, keyHash, { auditId, now, started, audience, origin }, err, outcome);
         }
         turn = true;
       }
       // A cached key is decided with first; if the store finds it stale, or it leads to a refusal, the key is read
       // afresh and the call decided again, so that nothing is allowed or refused on an outdated policy.
       for (let round = 0; round < 3; round++) {
-        if ((await attempt(req, res, vendor, rawUrl, keyHash, outcome, { started, now, auditId, body, round, signal: gone.signal, audience })) !== 'stale') return;
+        if ((await attempt(req, res, vendor, rawUrl, keyHash, outcome, { started, now, auditId, body, round, signal: gone.signal, audience, origin })) !== 'stale') return;
       }
       // Not reached: the last round reads the key afresh and reserves without the epoch check, so it cannot be stale.
       sendError(res, STORE_DOWN(), auditId, audience);
@@ -120,14 +120,14 @@ export function createProxyHandler(deps: ProxyDeps) {
     vendor: VendorAdapter,
     rawUrl: string,
     keyHash: string | undefined,
-    at: { auditId: string; now: number; started: number; audience: Audience },
+    at: { auditId: string; now: number; started: number; audience: Audience; origin?: Origin | undefined },
     err: ApiError,
     outcome: Outcome,
   ): Promise<void> {
     let key: StoredKey | undefined;
     try {
       if (keyHash) key = (await keys.get(keyHash, false)).key;
-      const entry = auditEntry({ auditId: at.auditId, now: at.now, vendor, key, method: req.method ?? 'GET', path: rawUrl.split('?')[0] ?? '', headers: req.headers });
+      const entry = auditEntry({ auditId: at.auditId, now: at.now, vendor, key, method: req.method ?? 'GET', path: rawUrl.split('?')[0] ?? '', headers: req.headers, origin: at.origin });
       const gone = err === CLIENT_GONE;
       await record(db, { audit: { ...entry, code: gone ? 'client_closed' : err.code, message: err.message, status: gone ? null : err.status, latencyMs: Math.round(performance.now() - at.started) } });
     } catch (storeErr) {

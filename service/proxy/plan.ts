@@ -48,9 +48,16 @@ export interface Incoming {
 }
 
 /** A call's audit row before anything is decided about it: who, what, and the correlation headers; denied, $0. */
-export function auditEntry(x: { auditId: string; now: number; vendor: VendorAdapter; key: StoredKey | null | undefined; method: string; path: string; headers: IncomingHttpHeaders }): AuditEntry {
+/** How a call came, when not straight to the proxy: over MCP, in a session (http/mcp-route.ts). */
+export interface Origin {
+  channel: 'mcp';
+  session: string | null;
+}
+
+export function auditEntry(x: { auditId: string; now: number; vendor: VendorAdapter; key: StoredKey | null | undefined; method: string; path: string; headers: IncomingHttpHeaders; origin?: Origin | undefined }): AuditEntry {
   const h = x.headers;
   return {
+    ...(x.origin ? { channel: x.origin.channel, mcpSession: x.origin.session?.slice(0, 100) ?? null } : {}),
     id: x.auditId,
     workspaceId: x.key?.workspaceId ?? DEFAULT_WORKSPACE,
     ts: x.now,
@@ -88,6 +95,7 @@ export interface PlanInput {
   credentials: Record<string, string> | undefined;
   redactor: Redactor;
   auditBodyBytes: number;
+  origin?: Origin | undefined;
 }
 
 export interface CallPlan {
@@ -118,7 +126,7 @@ export function planCall(x: PlanInput): CallPlan {
   const upstreamPath = canonical ? (vendor.rewritePath && x.credentials ? vendor.rewritePath(canonical.path, x.credentials) : canonical.path) : rawPath;
   const body = incoming.body;
   const entry: AuditEntry = {
-    ...auditEntry({ auditId: x.auditId, now: x.now, vendor, key, method: canonical?.method ?? incoming.method, path: upstreamPath, headers: incoming.headers }),
+    ...auditEntry({ auditId: x.auditId, now: x.now, vendor, key, method: canonical?.method ?? incoming.method, path: upstreamPath, headers: incoming.headers, origin: x.origin }),
     decision: allowed ? 'allow' : 'deny',
     code: decision.kind === 'deny' ? decision.code : null,
     message: decision.kind === 'deny' ? decision.message : null,

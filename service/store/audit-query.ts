@@ -28,7 +28,7 @@ export const AUDIT_COLUMNS = [
   'id', 'ts', 'key_id', 'key_label', 'vendor', 'method', 'path', 'decision', 'code', 'message', 'status', 'upstream_status',
   'estimated_micros', 'reserved_micros', 'settled_micros', 'reconcile', 'window_start', 'budget_id', 'latency_ms', 'run_id',
   'conversation_id', 'user_ref', 'idempotency_key', 'object_id', 'upstream_request_id', 'request_body', 'response_body',
-  'reconcile_state', 'reconcile_attempts', 'reconcile_next_at', 'reconcile_note',
+  'reconcile_state', 'reconcile_attempts', 'reconcile_next_at', 'reconcile_note', 'channel', 'mcp_session',
 ] as const;
 
 export type AuditRow = Record<(typeof AUDIT_COLUMNS)[number], string | number | null>;

@@ -26,6 +26,9 @@ export interface AuditEntry {
   requestBody: string | null;
   /** The spend rows a reservation was made against, as JSON `[[subject, window], …]` (for reconciling it later). */
   reservedCaps?: string | null;
+  /** How the call came: over MCP (with its session), or (null) over HTTP to the proxy. */
+  channel?: 'mcp' | null;
+  mcpSession?: string | null;
 }
 
 /** The audit_log columns an entry fills, with their types, in the order of auditValues(). */
@@ -34,6 +37,7 @@ export const AUDIT_COLUMNS = [
   ['path', 'text'], ['decision', 'text'], ['code', 'text'], ['message', 'text'], ['estimated_micros', 'bigint'], ['reserved_micros', 'bigint'],
   ['window_start', 'text'], ['budget_id', 'text'], ['budget_window', 'text'], ['status', 'int'], ['latency_ms', 'int'], ['run_id', 'text'],
   ['conversation_id', 'text'], ['user_ref', 'text'], ['idempotency_key', 'text'], ['request_body', 'text'], ['reconcile', 'int'], ['reserved_caps', 'text'],
+  ['channel', 'text'], ['mcp_session', 'text'],
 ] as const;
 
 /** The INSERT of one audit row, one `?` per column. */
@@ -45,6 +49,7 @@ export function auditValues(e: AuditEntry): (string | number | null)[] {
     e.id, e.workspaceId, e.ts, e.keyId, e.keyLabel, e.vendor, e.method, e.path, e.decision, e.code, e.message,
     e.estimatedMicros, e.reservedMicros, e.windowStart, e.budgetId, e.budgetWindow, e.status, e.latencyMs,
     e.runId, e.conversationId, e.userRef, e.idempotencyKey, e.requestBody, 0, e.reservedCaps ?? null,
+    e.channel ?? null, e.mcpSession ?? null,
   ];
 }
 

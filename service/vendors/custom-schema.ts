@@ -29,6 +29,33 @@ const PriceRule = z
 
 const endpointMatch = z.string().refine((s) => typeof parseEndpointPattern(s) !== 'string', 'an endpoint such as "POST /v1/orders" (METHOD /path)');
 
+const ToolField = z
+  .object({
+    type: z.enum(['string', 'integer', 'number', 'boolean', 'array']),
+    description: z.string().max(1000).optional(),
+    enum: z.array(z.string().max(200)).max(100).optional(),
+    items: z.enum(['string', 'integer', 'number']).optional(),
+  })
+  .strict();
+
+/**
+ * The endpoint as a tool for agents (over MCP): its name, what it does for an LLM, and its arguments. Path
+ * parameters are the pattern's {names}, query parameters the endpoint's `query`, everything else the body.
+ */
+const ToolSpec = z
+  .object({
+    name: z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'a tool name: a letter, then letters, digits, _ or - (64 at most)').optional(),
+    description: z.string().min(1, 'say what the endpoint does, for a model').max(2000),
+    input: z
+      .object({
+        properties: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'argument names: letters, digits and _'), ToolField),
+        required: z.array(z.string()).optional(),
+      })
+      .strict()
+      .default({ properties: {} }),
+  })
+  .strict();
+
 export const VendorSchema = z
   .object({
     name: z.string().min(1).max(100).optional(),
@@ -51,12 +78,17 @@ export const VendorSchema = z
     endpoints: z
       .array(
         z
-          .object({ match: endpointMatch, price: PriceRule, query: z.array(z.string().regex(/^[A-Za-z0-9_.[\]-]+$/, 'query parameter names')).optional() })
+          .object({ match: endpointMatch, price: PriceRule, query: z.array(z.string().regex(/^[A-Za-z0-9_.[\]-]+$/, 'query parameter names')).optional(), tool: ToolSpec.optional() })
           .strict()
           .superRefine((e, ctx) => {
             const priced = [e.price.amount_field, e.price.currency_field, e.price.count_field].filter((f): f is string => f !== undefined);
             for (const name of e.query ?? []) {
               if (priced.includes(name)) ctx.addIssue({ code: 'custom', path: ['query'], message: `no priced field in the query string (${name} is priced from the body)` });
+            }
+            const [method = '', path = ''] = e.match.split(' ');
+            if (e.tool && (method === '*' || /(^|\/)\*{1,2}(\/|$)/.test(path))) ctx.addIssue({ code: 'custom', path: ['tool'], message: 'a tool needs one method and a path without * or ** (use {name} for what varies)' });
+            for (const name of e.tool?.input.required ?? []) {
+              if (!(name in (e.tool?.input.properties ?? {}))) ctx.addIssue({ code: 'custom', path: ['tool', 'input', 'required'], message: `${name} is required but not among the properties` });
             }
           }),
       )

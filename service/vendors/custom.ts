@@ -1,4 +1,5 @@
 // User-defined vendors from KEYBRAKE_CONFIG: the same adapter shape as the built-in ones, made from YAML.
+import type { CatalogEndpoint, CatalogField, VendorCatalog } from './catalogs/types';
 import type { CustomVendorConfig } from './custom-schema';
 import { pattern } from './endpoints';
 import { fieldPath } from './form';
@@ -48,6 +49,41 @@ export function priceByRule(rule: Rule, req: CanonicalRequest, ctx: PricingConte
 
 const WRITES = ['POST', 'PUT', 'PATCH', 'DELETE'];
 
+/**
+ * The endpoints that describe themselves as tools (`tool` in the config), as a catalog: what MCP offers agents for
+ * this vendor. Path parameters are the pattern's {names}, query parameters the endpoint's `query`, the rest the body.
+ */
+export function customCatalog(v: CustomVendorConfig): VendorCatalog {
+  const name = v.name ?? v.id;
+  const endpoints = v.endpoints.flatMap((e): CatalogEndpoint[] => {
+    if (!e.tool) return [];
+    const [method = 'GET', path = '/'] = e.match.split(' ');
+    const props = e.tool.input.properties;
+    const required = new Set(e.tool.input.required ?? []);
+    const field = (n: string, always = false): CatalogField => {
+      const f = props[n];
+      return { name: n, type: f?.type ?? 'string', description: f?.description ?? '', required: always || required.has(n), ...(f?.items ? { items: f.items } : {}), ...(f?.enum ? { enum: f.enum } : {}) };
+    };
+    const inPath = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1] as string);
+    const inQuery = (e.query ?? []).filter((q) => q in props);
+    const slug = `${v.id}_${method.toLowerCase()}_${path.replace(/[{}]/g, '').split('/').filter(Boolean).join('_')}`.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64);
+    return [
+      {
+        method: method as CatalogEndpoint['method'],
+        path,
+        operationId: e.tool.name ?? slug,
+        summary: e.tool.description.split(/(?<=\.)\s/)[0] ?? e.tool.description,
+        description: e.tool.description,
+        pathParams: inPath.map((n) => field(n, true)),
+        query: inQuery.map((n) => field(n)),
+        body: Object.keys(props).filter((n) => !inPath.includes(n) && !inQuery.includes(n)).map((n) => field(n)),
+        spends: e.price.fixed_usd !== 0,
+      },
+    ];
+  });
+  return { vendor: v.id, name, description: `${name} through Keybrake: every call is checked against a spending cap before it reaches ${name}.`, endpoints };
+}
+
 /** Field names that carry credentials in most APIs' answers: scrubbed unless the config names its own. */
 export const DEFAULT_CREDENTIAL_FIELDS = ['secret', 'client_secret', 'password', 'token', 'access_token', 'refresh_token', 'api_key', 'apikey', 'private_key'];
 
@@ -71,6 +107,7 @@ export function customAdapter(v: CustomVendorConfig): VendorAdapter {
   return {
     id: v.id,
     name: v.name ?? v.id,
+    catalog: customCatalog(v),
     baseUrl: v.base_url.replace(/\/+$/, ''),
     credentialFields: auth.style === 'basic' ? ['username', 'secret'] : ['secret'],
     secretsOf: (c) => (auth.style === 'basic' ? [c.secret ?? '', basic(c)] : [c.secret ?? '']),

@@ -1,4 +1,5 @@
 import type { EndpointPattern } from './endpoints';
+import type { VendorCatalog } from './catalogs/types';
 import type { PriceTables } from './prices';
 
 /** A parsed form body or query string: strings at the leaves. */
@@ -134,6 +135,8 @@ export interface KeyPolicy {
   timezone?: string;
   /** A shared budget this key also draws from. */
   budget?: string;
+  /** False: the key is not served over MCP (/mcp). Absent: it is. */
+  mcp?: false;
 }
 
 /** A call whose outcome is unknown, as the reconciler sees it (from its audit row). */
@@ -232,6 +235,8 @@ export interface VendorAdapter {
    * publishable key), with why sending them reveals nothing. Checked against the vendor's description by the tests.
    */
   credentialInputs?: Readonly<Record<string, string>>;
+  /** The endpoints described for tools (a vendor from KEYBRAKE_CONFIG; the built-in ones have catalogs/). */
+  catalog?: VendorCatalog;
   /** Whether a response status proves the call had no effect, so the reservation can be released. */
   releasesReservation(status: number): boolean;
   /** The vendor's object id in a response body, e.g. `pi_…`. */

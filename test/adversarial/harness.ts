@@ -7,6 +7,7 @@ import pino from 'pino';
 import { loadConfig } from '../../service/config';
 import { startServer, type Running } from '../../service/server';
 import { startResendBooks, startStripeBooks, startTwilioBooks, type BillingFake } from '../helpers/billing-fakes';
+import { mcpSession, type McpSession } from '../helpers/mcp-client';
 import { call, serviceEnv, startTestService, type TestService } from '../helpers/service';
 import type { StoreName } from '../helpers/stores';
 
@@ -34,6 +35,8 @@ export interface Attempt {
   key: { id: string; vault_key: string };
   /** A proxied call with the attempt's key, to this instance or the twin. */
   call(path: string, opts?: Parameters<typeof call>[2] & { twin?: boolean }): Promise<Reply>;
+  /** A tool called over MCP (/mcp) with the attempt's key, in one session per attempt and instance. */
+  tool(name: string, args: Record<string, unknown>, opts?: { twin?: boolean }): Promise<{ text: string; isError: boolean }>;
   world: World;
 }
 
@@ -96,9 +99,21 @@ export async function attempt(
   const fake = fakeOf(world, vendor);
   const before = fake.billed();
   let calls = 0;
+  const sessions = new Map<string, Promise<McpSession>>();
+  const sessionOf = (url: string): Promise<McpSession> => {
+    let s = sessions.get(url);
+    if (!s) sessions.set(url, (s = mcpSession(url, key.vault_key)));
+    return s;
+  };
   await run({
     key,
     world,
+    async tool(name, args, opts = {}) {
+      calls++;
+      const result = await (await sessionOf(opts.twin ? world.twin.url : world.svc.url)).call(name, args);
+      world.answers.push(result.texts.join('\n'));
+      return result;
+    },
     async call(path, opts = {}) {
       calls++;
       const reply = await call(opts.twin ? world.twin.url : world.svc.url, path, { key: key.vault_key, ...opts });
@@ -108,6 +123,7 @@ export async function attempt(
       return reply;
     },
   });
+  for (const s of sessions.values()) await (await s).close();
   await world.twin.settled();
   const shown = await world.svc.admin().get(`/vault/keys/${key.id}`);
   const counted = Math.round(Number(shown.body.spent_today_usd) * 1e6);
@@ -130,3 +146,16 @@ export async function expectNoSecretLeaked(world: World): Promise<void> {
 }
 
 export const form = (fields: Record<string, string | number>): string => new URLSearchParams(Object.entries(fields).map(([k, v]): [string, string] => [k, String(v)])).toString();
+
+/**
+ * Runs one attempt that makes a single call and checks that the vendor received it (`expectForwarded`) or nothing,
+ * and that money moved exactly when it did.
+ */
+export async function oneCall(world: World, vendor: Vendor, cap: number, expectForwarded: boolean, run: (a: Attempt) => Promise<void>, policy: Record<string, unknown> = {}): Promise<void> {
+  const writes = (): number => world[vendor].received.filter((r) => r.method !== 'GET').length;
+  const before = writes();
+  const { billed, counted } = await attempt(world, vendor, cap, run, policy);
+  expect(writes() - before).toBe(expectForwarded ? 1 : 0);
+  if (expectForwarded) expect(billed).toBeGreaterThan(0);
+  else expect(counted).toBe(0);
+}

@@ -160,6 +160,10 @@ interface AxeViolation {
     expect(await page.textContent('.spend')).toContain('$20.00 of $30.00');
     expect(await page.textContent('main')).toContain('60 requests per minute');
     await page.waitForSelector('.chart svg rect.chart-bar:not([height="0"])');
+    // How to use it over MCP: the URL, and each client's configuration.
+    expect(await page.textContent('#mcp-url')).toBe(`${svc.url}/mcp`);
+    await page.selectOption('#mcp-client', 'vscode');
+    expect(JSON.parse((await page.textContent('#mcp-config')) ?? '{}')).toEqual({ servers: { 'keybrake-stripe': { type: 'http', url: `${svc.url}/mcp`, headers: { Authorization: 'Bearer vault_key_…' } } } });
     await page.click(`button[data-audit-id]`);
     await page.waitForSelector('#panel:not([hidden]) .verdict.sent');
     await check('key-detail-call');

@@ -14,6 +14,7 @@ import { migration as m007 } from './007-object-locks';
 import { migration as m008 } from './008-settle-upserts';
 import { migration as m009 } from './009-reconciliation';
 import { migration as m010 } from './010-programs';
+import { migration as m011 } from './011-mcp';
 import type { Migration } from './types';
 
 const migrations: Record<string, Migration> = {
@@ -27,6 +28,7 @@ const migrations: Record<string, Migration> = {
   '008_settle_upserts': m008,
   '009_reconciliation': m009,
   '010_programs': m010,
+  '011_mcp': m011,
 };
 
 const source: Knex.MigrationSource<string> = {

@@ -15,7 +15,7 @@ export interface CatalogField {
 }
 
 export interface CatalogEndpoint {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** The vendor path as the proxy receives it after /{vendor}, with {param} placeholders. */
   path: string;
   operationId: string;
