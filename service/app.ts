@@ -6,6 +6,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { Logger } from 'pino';
 import { ApiError, errorBody, errorHeaders } from './errors';
 import { createAdminRouter, type AdminDeps } from './http/admin-routes';
+import { createApprovalReview } from './http/approval-routes';
 import { createMcpHandler } from './http/mcp-route';
 import { createProxyHandler } from './http/proxy-route';
 import type { ProxyDeps } from './http/proxy-deps';
@@ -58,7 +59,7 @@ const ADMIN_ROUTES = [/^\/vault\/keys(\/|$)/, /^\/budgets(\/|$)/, /^\/vendors(\/
 /** Where a call that names no route probably meant to go. */
 function notFoundMessage(method: string, path: string): string {
   const guess = /^\/v[12]\//.test(path) ? 'stripe' : path.startsWith('/2010-04-01/') ? 'twilio' : /^\/(emails|broadcasts|domains)(\/|$)/.test(path) ? 'resend' : undefined;
-  return `No route for ${method} ${path}. Proxy calls go to /{vendor}/…${guess ? `: did you mean /${guess}${path}?` : ', e.g. /stripe/v1/payment_intents.'} The admin API is under /vault/keys, /budgets, /vendors, /audit, /usage, /webhooks and /metrics.`;
+  return `No route for ${method} ${path}. Proxy calls go to /{vendor}/…${guess ? `: did you mean /${guess}${path}?` : ', e.g. /stripe/v1/payment_intents.'} The admin API is under /vault/keys, /budgets, /approvals, /vendors, /audit, /usage, /webhooks and /metrics.`;
 }
 
 /** An error nothing else handled: logged with its stack, answered as a 500 that says nothing was forwarded. */
@@ -111,6 +112,9 @@ function createAdminApp(deps: AppDeps): express.Express {
   });
 
   for (const router of deps.publicRoutes ?? []) app.use(router);
+
+  // The links in approval.requested: signed, each for one approval and one action, so before the admin key's check.
+  app.use(createApprovalReview({ db: deps.db, clock: deps.clock, linkKey: deps.approvalKey }));
 
   // Route first: a path that is no admin route is a 404 that names the proxy's form, whatever the token.
   app.use((req: Request, _res: Response, next: NextFunction) => {

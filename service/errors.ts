@@ -15,6 +15,10 @@ export const ERROR_STATUS = {
   per_call_cap_exceeded: 429,
   total_cap_exceeded: 429,
   rate_limited: 429,
+  // A person decides (policy fields approval_above_usd, approval_endpoints): not sent until approved.
+  approval_required: 403,
+  approval_denied: 403,
+  approval_expired: 403,
   duplicate_in_flight: 409,
   duplicate_reconciling: 409,
   object_busy: 409,
@@ -30,6 +34,7 @@ export const ERROR_STATUS = {
   admin_key_invalid: 401,
   invalid_request: 400,
   not_found: 404,
+  approval_decided: 409,
   internal_error: 500,
 } as const;
 

@@ -19,6 +19,7 @@ import { DEFAULT_WORKSPACE } from './policy/keys';
 import { ensureGeneratedAdminKey } from './store/admin-keys';
 import { CredentialResolver, credentialsUpdatedAt } from './store/credentials';
 import { VERSION } from './version';
+import { expireApprovals } from './store/approvals';
 import { purgeExpired, settlementsDone } from './store/ledger';
 import { purgeLocks } from './store/object-locks';
 import { closeDb, openDb, warmPool, type Db } from './store/db';
@@ -152,6 +153,7 @@ export async function startServer(config: Config, opts: Extras = {}): Promise<Ru
     metrics: new Metrics(),
     metricsToken: config.metricsToken,
     publicUrl: config.publicUrl,
+    approvalKey: deriveKey(masterKey, 'keybrake approval links'),
     pricing: { fx: config.fx, prices: config.prices },
     maxBodyBytes: config.maxBodyBytes,
     auditBodyBytes: config.auditBodyBytes,
@@ -169,6 +171,7 @@ export async function startServer(config: Config, opts: Extras = {}): Promise<Ru
     void (async () => {
       await purgeExpired(db, Date.now());
       await purgeLocks(db, Date.now());
+      await expireApprovals(db, Date.now());
       const before = Date.now() - config.auditRetentionDays * 86_400_000;
       for (let i = 0; i < 20 && (await purgeAudit(db, before, 500)) === 500; i++) await new Promise((r) => setTimeout(r, 50));
     })().catch((err: Error) => log.warn({ err: err.message }, 'housekeeping failed'));

@@ -3,6 +3,7 @@
 // per target (store/outbox.ts); the worker delivers the outbox, so a restart or a failing receiver loses nothing.
 // This module only says what the events are; it reads and writes nothing.
 import { newId } from '../crypto';
+import type { ApprovalRecord } from '../policy/approvals';
 import type { KeyRecord } from '../policy/keys';
 import type { CapCheck, Limits } from '../policy/limits';
 import { resetsAt } from '../policy/limits';
@@ -10,7 +11,7 @@ import type { AlertRows, ThresholdRows } from '../store/outbox';
 import { SPENT_PLACEHOLDER } from '../store/steps';
 import { microsToUsd } from '../vendors/currency';
 
-export const EVENT_TYPES = ['cap.threshold', 'cap.exceeded', 'key.revoked', 'key.expired'] as const;
+export const EVENT_TYPES = ['cap.threshold', 'cap.exceeded', 'key.revoked', 'key.expired', 'approval.requested'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 export interface AlertEvent {
@@ -113,6 +114,35 @@ export function keyEvent(type: 'key.revoked' | 'key.expired', key: KeyRecord, at
   return { type, eventKey: `${type}:${key.id}`, keyId: key.id, keyWebhook: key.policy.webhook_url, data: { ...keyData(key), at: new Date(at).toISOString() } };
 }
 
+/** Where a person decides an approval: signed single-use links to Keybrake's confirmation page, and the console. */
+export interface ApprovalLinks {
+  approveUrl: string;
+  denyUrl: string;
+  consoleUrl: string;
+}
+
+/** approval.requested: what waits, for how much, and the links that decide it (once, until it expires). */
+export function approvalEvent(key: KeyRecord, a: ApprovalRecord, why: string, links: ApprovalLinks): AlertEvent {
+  return {
+    type: 'approval.requested',
+    eventKey: `approval.requested:${a.id}`,
+    keyId: key.id,
+    keyWebhook: key.policy.webhook_url,
+    data: {
+      ...keyData(key),
+      approval_id: a.id,
+      endpoint: `${a.method} ${a.path}`,
+      amount_usd: microsToUsd(a.amountMicros),
+      priced: a.basis,
+      why,
+      expires_at: new Date(a.expiresAt).toISOString(),
+      approve_url: links.approveUrl,
+      deny_url: links.denyUrl,
+      console_url: links.consoleUrl,
+    },
+  };
+}
+
 /** A Slack incoming webhook takes `{text}`; everything else gets the event itself. */
 export function bodyFor(url: string, payload: string): string {
   if (!/^https:\/\/hooks\.slack\.com\//.test(url)) return payload;
@@ -121,7 +151,9 @@ export function bodyFor(url: string, payload: string): string {
   const who = `key ${String(d.label || d.key_id)} (${String(d.key_id)}, ${String(d.vendor)})`;
   const money = (v: unknown): string => `$${Number(v).toFixed(2)}`;
   const text =
-    e.type === 'cap.threshold'
+    e.type === 'approval.requested'
+      ? `Keybrake: ${who} asks a person to approve ${String(d.endpoint)} for ${money(d.amount_usd)} (${String(d.why)}). Approve: ${String(d.approve_url)} · Deny: ${String(d.deny_url)} · until ${String(d.expires_at)}.`
+      : e.type === 'cap.threshold'
       ? `Keybrake: ${who} reached ${Math.round(Number(d.threshold) * 100)}% of its ${String(d.cap)} cap: ${money(d.spent_usd)} of ${money(d.cap_usd)}.`
       : e.type === 'cap.exceeded'
         ? `Keybrake: ${who} hit its ${String(d.cap)} cap of ${money(d.cap_usd)}; a ${money(d.refused_usd)} call was refused.`

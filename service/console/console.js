@@ -1,6 +1,7 @@
 // The admin console: plain browser JavaScript modules, no build step, and only the public admin API. Every value
 // from the API is rendered as text (ui.js), the admin key lives in this tab's sessionStorage, and the page is chosen
 // by the address's #fragment (#/keys, #/keys/<id>, #/audit, …), so that back, forward and links work.
+import { approvalsPage } from './approvals.js';
 import { auditPage } from './audit.js';
 import { budgetPage, budgetsPage } from './budgets.js';
 import { keyPage, keysPage } from './keys.js';
@@ -12,6 +13,7 @@ import { webhooksPage } from './webhooks.js';
 
 const ROUTES = {
   keys: (id, query) => (id ? keyPage(id) : keysPage(query)),
+  approvals: (_id, query) => approvalsPage(query),
   audit: (_id, query) => auditPage(query),
   spend: (_id, query) => spendPage(query),
   budgets: (id) => (id ? budgetPage(id) : budgetsPage()),

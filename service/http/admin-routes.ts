@@ -19,6 +19,7 @@ import { auditView, createAuditRouter } from './audit-routes';
 import { createReconcileRouter } from './reconcile-routes';
 import { auditById } from '../store/audit-query';
 import type { Metrics } from './metrics';
+import { createApprovalRouter } from './approval-routes';
 import { createBudgetRouter } from './budget-routes';
 import { createVendorRouter } from './vendor-routes';
 import { CreateKeyBody, decodeCursor, encodeCursor, expiry, keyView, ListQuery, PatchKeyBody, RevokeBody } from './key-bodies';
@@ -225,6 +226,7 @@ export function createAdminRouter(deps: AdminDeps): Router {
 
   router.use(createVendorRouter({ db, registry, box: deps.box, credentials: deps.credentials, clock, log: deps.log, webhookSecret: deps.webhookSecret, workspace: ws }));
   router.use(createBudgetRouter({ db, clock, workspace: ws }));
+  router.use(createApprovalRouter({ db, clock, workspace: ws }));
   router.use(createAuditRouter({ db, redactor: deps.redactor, workspace: ws }));
   router.use(
     createReconcileRouter({

@@ -31,6 +31,7 @@ const filterFields = {
   from: instant,
   to: instant,
   reconcile: z.enum(['pending', 'manual', 'settled', 'released', 'any']).optional(),
+  approval_id: z.string().optional(),
 };
 
 const AuditQuery = z
@@ -54,6 +55,7 @@ function toFilter(q: z.infer<typeof AuditQuery> | z.infer<typeof UsageQuery>): A
   if (q.from !== undefined) f.from = q.from;
   if (q.to !== undefined) f.to = q.to;
   if (q.reconcile !== undefined) f.reconcile = q.reconcile;
+  if (q.approval_id !== undefined) f.approvalId = q.approval_id;
   return f;
 }
 
@@ -93,6 +95,7 @@ export function auditView(r: AuditRow): Record<string, unknown> {
     upstream_request_id: r.upstream_request_id,
     channel: r.channel ?? 'http',
     mcp_session_id: r.mcp_session,
+    approval_id: r.approval_id,
     request_body: r.request_body,
     response_body: r.response_body,
   };

@@ -34,8 +34,34 @@ const FieldRuleSchema = z
 
 const timezone = z.string().refine(isTimeZone, 'must be an IANA time zone such as Europe/Berlin or America/New_York');
 
+/** Endpoint patterns (`POST /v1/refunds`, `* /v1/**`), each checked as allowed_endpoints are. */
+const endpointPatterns = z
+  .array(z.string().max(300))
+  .min(1, 'must list at least one endpoint pattern')
+  .max(100)
+  .superRefine((list, ctx) => {
+    list.forEach((source, i) => {
+      const p = parseEndpointPattern(source);
+      if (typeof p === 'string') ctx.addIssue({ code: 'custom', path: [i], message: p });
+    });
+  });
+
+/** When a call waits for a person (policy/approvals.ts): for keys and shared budgets alike. */
+export const ApprovalFields = {
+  approval_above_usd: usd.nullable().optional(),
+  approval_endpoints: endpointPatterns.nullable().optional(),
+};
+
 /** Fields a PATCH may set to null to remove them. */
 export const PolicyFields = {
+  ...ApprovalFields,
+  approval_wait: z
+    .number({ invalid_type_error: 'must be a whole number of seconds' })
+    .int('must be a whole number of seconds')
+    .min(0, 'must be at least 0')
+    .max(50, "must be at most 50 (Dify's tool calls time out at 60 s)")
+    .nullable()
+    .optional(),
   max_usd_per_call: usd.nullable().optional(),
   total_usd_cap: usd.nullable().optional(),
   params: z.record(z.record(FieldRuleSchema)).nullable().optional(),
@@ -129,6 +155,9 @@ export async function applyPolicy(current: KeyPolicy, input: PolicyInput, vendor
   set('mcp', input.mcp === undefined ? undefined : input.mcp === false ? false : null);
   set('stripe_accounts', input.stripe_accounts);
   set('metadata', input.metadata);
+  set('approval_above_micros', input.approval_above_usd === null ? null : input.approval_above_usd === undefined ? undefined : usdToMicros(input.approval_above_usd));
+  set('approval_endpoints', input.approval_endpoints);
+  set('approval_wait_s', input.approval_wait === 0 ? null : input.approval_wait);
   return next;
 }
 
@@ -149,5 +178,8 @@ export function policyView(p: KeyPolicy): Record<string, unknown> {
     mcp: p.mcp !== false,
     ...(p.stripe_accounts ? { stripe_accounts: p.stripe_accounts } : {}),
     ...(p.metadata ? { metadata: p.metadata } : {}),
+    ...(p.approval_above_micros !== undefined ? { approval_above_usd: microsToUsd(p.approval_above_micros) } : {}),
+    ...(p.approval_endpoints ? { approval_endpoints: p.approval_endpoints } : {}),
+    approval_wait: p.approval_wait_s ?? 0,
   };
 }

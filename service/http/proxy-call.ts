@@ -9,16 +9,18 @@ import { limitsFor } from '../policy/limits';
 import { answerRefusal, perCallError, type RefusalAnswer } from '../policy/refusals';
 import { canonicalize } from '../proxy/canonical';
 import { UpstreamError, type UpstreamResponse } from '../proxy/forward';
-import { planCall, planForward, planReservation } from '../proxy/plan';
+import { approvalIdempotencyKey, planCall, planForward, planReservation, type ReservePlan } from '../proxy/plan';
 import { Scrubber } from '../proxy/scrub';
 import { planSettlement, type Answered } from '../proxy/settlement';
 import type { StoredKey } from '../store/keys';
+import { useApproval, type StoredApproval } from '../store/approvals';
 import { record, reserve, settle, settleLater, type ReserveResult } from '../store/ledger';
 import { unlock, type ObjectLock } from '../store/object-locks';
 import { microsToUsd } from '../vendors/currency';
 import { BodyError } from '../vendors/form';
 import type { CanonicalRequest, Lookups, VendorAdapter } from '../vendors/types';
 import { replayNote, send, sendError } from './answer';
+import { createApprovalGate } from './approval-gate';
 import type { KeyCache } from './key-cache';
 import { performLookups } from './lookups';
 import { lockObject } from './object-lock';
@@ -56,12 +58,29 @@ function parseJson(body: Buffer): unknown {
   }
 }
 
+/**
+ * The reservation of a call forwarded under its approval: what the approval reserved, against the spend rows it
+ * reserved on (the settlement moves them), with the approval's id on the audit row and its idempotency key.
+ */
+function underApproval(reserved: ReservePlan, approval: StoredApproval, idempotent: boolean): ReservePlan {
+  const caps = approval.reservedCaps.map(([subjectId, windowStart]) => reserved.limits.caps.find((c) => c.subjectId === subjectId && c.windowStart === windowStart) ?? { kind: 'daily' as const, subjectId, windowStart, capMicros: Number.MAX_SAFE_INTEGER });
+  const audit = {
+    ...reserved.reservation.audit,
+    reservedMicros: approval.reservedMicros,
+    reservedCaps: approval.reservedMicros > 0 ? JSON.stringify(approval.reservedCaps) : null,
+    approvalId: approval.id,
+    idempotencyKey: idempotent ? approvalIdempotencyKey(approval.id) : reserved.reservation.audit.idempotencyKey,
+  };
+  return { ...reserved, micros: approval.reservedMicros, dedupe: undefined, limits: { ...reserved.limits, caps }, reservation: { ...reserved.reservation, audit } };
+}
+
 export type AttemptFn = (req: IncomingMessage, res: ServerResponse, vendor: VendorAdapter, rawUrl: string, keyHash: string | undefined, outcome: Outcome, a: Attempt) => Promise<'stale' | void>;
 
 export function createAttempt(deps: ProxyDeps, keys: KeyCache, trouble: TroubleLog): AttemptFn {
   const { db, log } = deps;
   const retry = retrier();
   const scrubbers = new WeakMap<Record<string, string>, Scrubber>();
+  const approvalGate = createApprovalGate(deps, trouble);
 
   /** The scrubber for a vendor's answers: every secret held for it (the one in use, and the environment's). */
   function scrubberFor(vendor: VendorAdapter, credentials: Record<string, string>): Scrubber {
@@ -210,19 +229,49 @@ export function createAttempt(deps: ProxyDeps, keys: KeyCache, trouble: TroubleL
       const canonical = plan.canonical;
       if (decision.kind !== 'allow' || !credentials || !key || !canonical) return await refuse(new ApiError('cost_unknown', 'Keybrake could not price this call, so it is refused.'));
 
-      // 3. Claim the dedupe window, take the rate window and reserve against every cap, with the call's records.
-      const reserved = planReservation({ plan, key, vendor, micros: decision.micros, now: a.now, guarded: a.round < 2, webhooks: deps.webhooks });
-      let result: ReserveResult;
-      try {
-        result = await reserve(db, reserved.reservation);
-      } catch (err) {
+      // 3. Claim the dedupe window, take the rate window and reserve against every cap, with the call's records; or,
+      // for a call that needs a person's approval, go on under the approval given for it (reserved when it was asked).
+      let reserved = planReservation({ plan, key, vendor, micros: decision.micros, now: a.now, guarded: a.round < 2, webhooks: deps.webhooks });
+      const storeFailed = (err: unknown): void => {
         trouble.note(err as Error, 'reservation or audit write failed; nothing forwarded');
-        return sendError(res, new ApiError('store_unavailable', 'Keybrake cannot write its audit trail, so the call is refused (fail closed).'), a.auditId, a.audience);
+        sendError(res, new ApiError('store_unavailable', 'Keybrake cannot write its audit trail, so the call is refused (fail closed).'), a.auditId, a.audience);
+      };
+      let idempotencyKey = reserved.dedupe?.idempotencyKey;
+      let approved: StoredApproval | undefined;
+      for (let tries = 0; tries < 2 && !approved; tries++) {
+        let gated: Awaited<ReturnType<typeof approvalGate>>;
+        try {
+          gated = await approvalGate({ req, res, vendor, key, plan, canonical, micros: decision.micros, basis: decision.basis, reserved, a, outcome, elapsed });
+        } catch (err) {
+          return storeFailed(err);
+        }
+        if (gated === undefined) break;
+        if (gated === 'answered' || gated === 'stale') return gated === 'stale' ? 'stale' : undefined;
+        if ('refused' in gated) return answerRefused(res, answerRefusal(gated.refused, reserved.refusalContext), a, outcome, logLine);
+        const under = underApproval(reserved, gated.approval, vendor.idempotencyHeader !== undefined);
+        try {
+          // One call uses an approval; another identical call racing it asks anew (the next round).
+          if (await useApproval(db, { approvalId: gated.approval.id, audit: under.reservation.audit, now: deps.clock() })) {
+            approved = gated.approval;
+            reserved = under;
+            idempotencyKey = under.reservation.audit.idempotencyKey ?? undefined;
+          }
+        } catch (err) {
+          return storeFailed(err);
+        }
       }
-      if (!result.ok) return 'stale' in result ? 'stale' : answerRefused(res, answerRefusal(result.refusal, reserved.refusalContext), a, outcome, logLine);
+      if (!approved) {
+        let result: ReserveResult;
+        try {
+          result = await reserve(db, reserved.reservation);
+        } catch (err) {
+          return storeFailed(err);
+        }
+        if (!result.ok) return 'stale' in result ? 'stale' : answerRefused(res, answerRefusal(result.refusal, reserved.refusalContext), a, outcome, logLine);
+      }
 
       // 4. Forward exactly the canonical request.
-      const answered = await forward(vendor, planForward(plan, canonical, vendor, credentials, reserved.dedupe), credentials, logLine);
+      const answered = await forward(vendor, planForward(plan, canonical, vendor, credentials, idempotencyKey), credentials, logLine);
 
       // 5. Settle. A settlement the next call must see (spend moved, a dedupe claim completed, an object's lease held)
       // is committed before the answer; one that only completes the audit row runs after it, off the response path:

@@ -38,6 +38,10 @@ export interface ProxyDeps {
   objectLockMs: number;
   /** How long after an unknown outcome the vendor is first asked about it. */
   reconcileDelayMs: number;
+  /** Signs the approve and deny links of approval.requested (http/approval-links.ts). */
+  approvalKey: Buffer;
+  /** Where people reach this service (KEYBRAKE_PUBLIC_URL), for the links. */
+  publicUrl?: string | undefined;
 }
 
 /** What a call came to, for GET /metrics. */
@@ -60,6 +64,8 @@ export interface Attempt {
   audience: Audience;
   /** How the call came, when not straight to the proxy (over MCP). */
   origin?: Origin | undefined;
+  /** Gives the key's turn back early, to a call that will only wait (for a person's approval) from now on. */
+  yieldTurn?: (() => void) | undefined;
 }
 
 export const STORE_DOWN = (): ApiError => new ApiError('store_unavailable', 'Keybrake cannot reach its database, so the call is refused (fail closed).');

@@ -98,7 +98,11 @@ export function createProxyHandler(deps: ProxyDeps) {
       // A cached key is decided with first; if the store finds it stale, or it leads to a refusal, the key is read
       // afresh and the call decided again, so that nothing is allowed or refused on an outdated policy.
       for (let round = 0; round < 3; round++) {
-        if ((await attempt(req, res, vendor, rawUrl, keyHash, outcome, { started, now, auditId, body, round, signal: gone.signal, audience, origin })) !== 'stale') return;
+        const yieldTurn = (): void => {
+          if (turn && keyHash) deps.gate.leave(keyHash);
+          turn = false;
+        };
+        if ((await attempt(req, res, vendor, rawUrl, keyHash, outcome, { started, now, auditId, body, round, signal: gone.signal, audience, origin, yieldTurn })) !== 'stale') return;
       }
       // Not reached: the last round reads the key afresh and reserves without the epoch check, so it cannot be stale.
       sendError(res, STORE_DOWN(), auditId, audience);

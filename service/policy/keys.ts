@@ -8,6 +8,14 @@ export interface BudgetRecord {
   label: string;
   dailyCapMicros: number;
   timezone: string;
+  /** The budget's own approval rules, for every key drawing from it. */
+  approval?: ApprovalRules | undefined;
+}
+
+/** When a call waits for a person: priced above an amount, or one of some endpoints. */
+export interface ApprovalRules {
+  aboveMicros?: number | undefined;
+  endpoints?: string[] | undefined;
 }
 
 export interface KeyRecord {

@@ -142,6 +142,22 @@ export function planCall(x: PlanInput): CallPlan {
   return { canonical, route, plainBody, forwardedBody, upstreamPath, queryString: canonical ? encodeForm(canonical.query) : '', entry };
 }
 
+/** What makes two calls the same request: method, path and query, the vendor account, the body, and a scope. */
+function requestHash(plan: CallPlan, vendor: VendorAdapter, canonical: CanonicalRequest, scope: string): string {
+  const account = (vendor.scopeHeaders ?? []).map((h) => canonical.headers[h] ?? '').join('|');
+  return createHash('sha256').update(`${canonical.method} ${plan.upstreamPath}?${plan.queryString}\n${account}\n${scope}\n${plan.plainBody ?? ''}`).digest('hex');
+}
+
+/** The request an approval covers: the same key (the caller's), method, path, query, account and body, in any run. */
+export function approvalHash(plan: CallPlan, vendor: VendorAdapter, canonical: CanonicalRequest): string {
+  return requestHash(plan, vendor, canonical, '');
+}
+
+/** The idempotency key a call forwarded under an approval carries: the vendor acts on it once, whatever retries. */
+export function approvalIdempotencyKey(approvalId: string): string {
+  return `kb_${createHash('sha256').update(`approval:${approvalId}`).digest('hex').slice(0, 48)}`;
+}
+
 export interface ReservePlan {
   micros: number;
   limits: Limits;
@@ -173,9 +189,7 @@ export function planReservation({ plan, key, vendor, micros, now, guarded, webho
   let dedupe: DedupeClaim | undefined;
   if (canonical && plan.route?.class === 'priced' && micros > 0 && dedupeMs > 0) {
     // Identical: the same request on the same account, in the same run (a new run may do the same thing again).
-    const scope = (vendor.scopeHeaders ?? []).map((h) => canonical.headers[h] ?? '').join('|');
-    const run = canonical.headers[CORRELATION.runId] ?? '';
-    const hash = createHash('sha256').update(`${canonical.method} ${plan.upstreamPath}?${plan.queryString}\n${scope}\n${run}\n${plan.plainBody ?? ''}`).digest('hex');
+    const hash = requestHash(plan, vendor, canonical, canonical.headers[CORRELATION.runId] ?? '');
     const idempotencyKey = `kb_${createHash('sha256').update(`${key.id}:${hash}:${now}`).digest('hex').slice(0, 48)}`;
     dedupe = { keyId: key.id, hash, now, cutoff: now - dedupeMs, auditId: entry.id, idempotencyKey };
   }
@@ -213,11 +227,11 @@ export interface ForwardRequest {
 }
 
 /** Exactly the canonical request, with the real secret, and the derived idempotency key when the vendor takes one. */
-export function planForward(plan: CallPlan, canonical: CanonicalRequest, vendor: VendorAdapter, credentials: Record<string, string>, dedupe: DedupeClaim | undefined): ForwardRequest {
+export function planForward(plan: CallPlan, canonical: CanonicalRequest, vendor: VendorAdapter, credentials: Record<string, string>, idempotencyKey: string | undefined): ForwardRequest {
   const authQuery = vendor.authQuery ? new URLSearchParams(vendor.authQuery(credentials)).toString() : '';
   const query = [plan.queryString, authQuery].filter((q) => q !== '').join('&');
   const contentType = plan.forwardedBody === undefined ? undefined : vendor.bodyEncoding === 'form' ? 'application/x-www-form-urlencoded' : 'application/json';
   const headers = upstreamHeaders(vendor, canonical.headers, credentials, contentType);
-  if (vendor.idempotencyHeader && dedupe) headers[vendor.idempotencyHeader] = dedupe.idempotencyKey;
+  if (vendor.idempotencyHeader && idempotencyKey) headers[vendor.idempotencyHeader] = idempotencyKey;
   return { method: canonical.method, pathAndQuery: plan.upstreamPath + (query ? `?${query}` : ''), headers, body: plan.forwardedBody };
 }

@@ -17,6 +17,8 @@ export interface AuditFilter {
   to?: number;
   /** pending: waiting for the reconciler or a person (manual included); or one state; any: every reconciled row. */
   reconcile?: 'pending' | 'manual' | 'settled' | 'released' | 'any';
+  /** The calls of one approval: the request that asked for it and the call forwarded under it. */
+  approvalId?: string;
 }
 
 export interface AuditCursor {
@@ -28,7 +30,7 @@ export const AUDIT_COLUMNS = [
   'id', 'ts', 'key_id', 'key_label', 'vendor', 'method', 'path', 'decision', 'code', 'message', 'status', 'upstream_status',
   'estimated_micros', 'reserved_micros', 'settled_micros', 'reconcile', 'window_start', 'budget_id', 'latency_ms', 'run_id',
   'conversation_id', 'user_ref', 'idempotency_key', 'object_id', 'upstream_request_id', 'request_body', 'response_body',
-  'reconcile_state', 'reconcile_attempts', 'reconcile_next_at', 'reconcile_note', 'channel', 'mcp_session',
+  'reconcile_state', 'reconcile_attempts', 'reconcile_next_at', 'reconcile_note', 'channel', 'mcp_session', 'approval_id',
 ] as const;
 
 export type AuditRow = Record<(typeof AUDIT_COLUMNS)[number], string | number | null>;
@@ -48,6 +50,7 @@ function filtered(db: Db, workspaceId: string, f: AuditFilter): Knex.QueryBuilde
   if (f.reconcile === 'pending') q.whereIn('reconcile_state', ['pending', 'manual']);
   else if (f.reconcile === 'any') q.whereNotNull('reconcile_state');
   else if (f.reconcile !== undefined) q.where('reconcile_state', f.reconcile);
+  if (f.approvalId !== undefined) q.where('approval_id', f.approvalId);
   return q;
 }
 

@@ -29,6 +29,8 @@ export interface AuditEntry {
   /** How the call came: over MCP (with its session), or (null) over HTTP to the proxy. */
   channel?: 'mcp' | null;
   mcpSession?: string | null;
+  /** The approval this call asked for, or was forwarded under. */
+  approvalId?: string | null;
 }
 
 /** The audit_log columns an entry fills, with their types, in the order of auditValues(). */
@@ -37,7 +39,7 @@ export const AUDIT_COLUMNS = [
   ['path', 'text'], ['decision', 'text'], ['code', 'text'], ['message', 'text'], ['estimated_micros', 'bigint'], ['reserved_micros', 'bigint'],
   ['window_start', 'text'], ['budget_id', 'text'], ['budget_window', 'text'], ['status', 'int'], ['latency_ms', 'int'], ['run_id', 'text'],
   ['conversation_id', 'text'], ['user_ref', 'text'], ['idempotency_key', 'text'], ['request_body', 'text'], ['reconcile', 'int'], ['reserved_caps', 'text'],
-  ['channel', 'text'], ['mcp_session', 'text'],
+  ['channel', 'text'], ['mcp_session', 'text'], ['approval_id', 'text'],
 ] as const;
 
 /** The INSERT of one audit row, one `?` per column. */
@@ -49,7 +51,7 @@ export function auditValues(e: AuditEntry): (string | number | null)[] {
     e.id, e.workspaceId, e.ts, e.keyId, e.keyLabel, e.vendor, e.method, e.path, e.decision, e.code, e.message,
     e.estimatedMicros, e.reservedMicros, e.windowStart, e.budgetId, e.budgetWindow, e.status, e.latencyMs,
     e.runId, e.conversationId, e.userRef, e.idempotencyKey, e.requestBody, 0, e.reservedCaps ?? null,
-    e.channel ?? null, e.mcpSession ?? null,
+    e.channel ?? null, e.mcpSession ?? null, e.approvalId ?? null,
   ];
 }
 

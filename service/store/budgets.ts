@@ -1,5 +1,6 @@
 import type { BudgetRecord } from '../policy/keys';
 import type { Db } from './db';
+import { budgetApproval, bumpEpoch } from './keys';
 
 interface BudgetRow {
   id: string;
@@ -8,16 +9,44 @@ interface BudgetRow {
   daily_cap_micros: number;
   timezone: string;
   created_at: number;
+  policy: string | null;
 }
 
 export interface StoredBudget extends BudgetRecord {
   createdAt: number;
 }
 
-const toBudget = (r: BudgetRow): StoredBudget => ({ id: r.id, label: r.label, dailyCapMicros: Number(r.daily_cap_micros), timezone: r.timezone, createdAt: Number(r.created_at) });
+const toBudget = (r: BudgetRow): StoredBudget => ({
+  id: r.id,
+  label: r.label,
+  dailyCapMicros: Number(r.daily_cap_micros),
+  timezone: r.timezone,
+  createdAt: Number(r.created_at),
+  approval: budgetApproval(r.policy),
+});
+
+/** The policy column: the budget's approval rules (keys.ts budgetApproval reads it back). */
+function policyColumn(b: Pick<BudgetRecord, 'approval'>): string | null {
+  const a = b.approval;
+  if (!a || (a.aboveMicros === undefined && !a.endpoints)) return null;
+  return JSON.stringify({ approval_above_micros: a.aboveMicros, approval_endpoints: a.endpoints });
+}
 
 export async function insertBudget(db: Db, workspaceId: string, b: StoredBudget): Promise<void> {
-  await db.knex('budgets').insert({ id: b.id, workspace_id: workspaceId, label: b.label, daily_cap_micros: b.dailyCapMicros, timezone: b.timezone, created_at: b.createdAt });
+  await db.knex('budgets').insert({ id: b.id, workspace_id: workspaceId, label: b.label, daily_cap_micros: b.dailyCapMicros, timezone: b.timezone, created_at: b.createdAt, policy: policyColumn(b) });
+}
+
+/**
+ * Changes a budget; every key drawing from it sees the change on its next request, on every instance (the epoch).
+ * False for an unknown budget.
+ */
+export async function updateBudget(db: Db, workspaceId: string, b: StoredBudget): Promise<boolean> {
+  return db.knex.transaction(async (trx) => {
+    const row = { label: b.label, daily_cap_micros: b.dailyCapMicros, timezone: b.timezone, policy: policyColumn(b) };
+    const changed = (await trx('budgets').where({ workspace_id: workspaceId, id: b.id }).update(row)) > 0;
+    if (changed) await bumpEpoch(trx, workspaceId);
+    return changed;
+  });
 }
 
 export async function getBudget(db: Db, workspaceId: string, id: string): Promise<StoredBudget | undefined> {

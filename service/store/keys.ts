@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { parseEndpointPattern, type EndpointPattern } from '../vendors/endpoints';
-import type { BudgetRecord, KeyRecord } from '../policy/keys';
+import type { ApprovalRules, BudgetRecord, KeyRecord } from '../policy/keys';
 import type { KeyPolicy } from '../vendors/types';
 import type { Db } from './db';
 import { prepared } from './pg-direct';
@@ -32,6 +32,7 @@ interface BudgetColumns {
   b_label?: string | null;
   b_daily_cap_micros?: number | null;
   b_timezone?: string | null;
+  b_policy?: string | null;
   w_epoch?: number | string | null;
 }
 
@@ -41,9 +42,17 @@ function toPattern(source: string): EndpointPattern {
   return p;
 }
 
+/** A budget's approval rules, from its policy column (store/budgets.ts writes it). */
+export function budgetApproval(policy: string | null | undefined): ApprovalRules | undefined {
+  if (!policy) return undefined;
+  const p = JSON.parse(policy) as { approval_above_micros?: number; approval_endpoints?: string[] };
+  if (p.approval_above_micros === undefined && !p.approval_endpoints) return undefined;
+  return { aboveMicros: p.approval_above_micros, endpoints: p.approval_endpoints };
+}
+
 function toBudget(row: BudgetColumns): BudgetRecord | null {
   if (!row.b_id) return null;
-  return { id: row.b_id, label: row.b_label ?? '', dailyCapMicros: Number(row.b_daily_cap_micros), timezone: row.b_timezone ?? 'UTC' };
+  return { id: row.b_id, label: row.b_label ?? '', dailyCapMicros: Number(row.b_daily_cap_micros), timezone: row.b_timezone ?? 'UTC', approval: budgetApproval(row.b_policy) };
 }
 
 export function toKey(row: KeyRow & BudgetColumns): StoredKey {
@@ -138,10 +147,10 @@ function keysWithBudget(db: Db): Knex.QueryBuilder {
   return db
     .knex('vault_keys as k')
     .leftJoin('budgets as b', 'b.id', 'k.budget_id')
-    .select('k.*', 'b.id as b_id', 'b.label as b_label', 'b.daily_cap_micros as b_daily_cap_micros', 'b.timezone as b_timezone');
+    .select('k.*', 'b.id as b_id', 'b.label as b_label', 'b.daily_cap_micros as b_daily_cap_micros', 'b.timezone as b_timezone', 'b.policy as b_policy');
 }
 
-const KEY_BY_HASH = `SELECT k.*, b.id AS b_id, b.label AS b_label, b.daily_cap_micros AS b_daily_cap_micros, b.timezone AS b_timezone,
+const KEY_BY_HASH = `SELECT k.*, b.id AS b_id, b.label AS b_label, b.daily_cap_micros AS b_daily_cap_micros, b.timezone AS b_timezone, b.policy AS b_policy,
     w.policy_epoch AS w_epoch
   FROM vault_keys k JOIN workspaces w ON w.id = k.workspace_id LEFT JOIN budgets b ON b.id = k.budget_id WHERE k.key_hash = ?`;
 

@@ -8,6 +8,7 @@ import type { DedupeRow, Refusal } from '../policy/refusals';
 import { auditValues, type AuditEntry, type AuditOutcome } from './audit';
 import { perDb, type Db } from './db';
 import { moneyPath, type Call, type Job } from './executor';
+import type { NewApproval } from './approvals';
 import type { AlertRows, ThresholdRows } from './outbox';
 import { RECORD, RESERVE, RESOLVE, SETTLE, type Item, type Outcome } from './steps';
 
@@ -50,6 +51,10 @@ export interface Reservation {
   audit: AuditEntry;
   /** The cap.threshold events it may reach, written with it when it does (alerts/events.ts thresholdCandidates). */
   thresholds?: ThresholdRows | undefined;
+  /** The approval the call waits for, written with it (store/approvals.ts); then it is not forwarded. */
+  approval?: NewApproval | undefined;
+  /** Events the reservation raises when it stands (approval.requested). */
+  alerts?: AlertRows | undefined;
   /**
    * What a refused call records (its audit row, cap.exceeded): written right after, in a transaction of its own,
    * since a refusal changes nothing else.
@@ -97,7 +102,9 @@ export async function reserve(db: Db, r: Reservation): Promise<ReserveResult> {
     guard: r.guard ?? null,
     audit: auditValues(r.audit),
     thresholds: thresholds?.events ?? [],
-    deliveries: thresholds?.deliveries ?? [],
+    approval: r.approval ?? null,
+    events: r.alerts?.events ?? [],
+    deliveries: [...(r.alerts?.deliveries ?? []), ...(thresholds?.deliveries ?? [])],
   };
   const job: Job = {
     first: { program: RESERVE, item },

@@ -52,6 +52,7 @@ export const SPENT_PLACEHOLDER = '__kb_spent_usd__';
 /** The audit row's values, by position (auditValues() in audit.ts), typed for PostgreSQL. */
 const AUDIT_ARGS = AUDIT_COLUMNS.map(([, type], i) => `audit.${i}${type === 'text' ? '' : `:${type}`}`);
 const DELIVERY_ARGS = ['$.id', '$.eventId', '$.workspaceId', '$.url', '$.createdAt:bigint', '$.createdAt:bigint', '$.eventId'];
+const EVENT_ARGS = ['$.id', '$.workspaceId', '$.eventKey', '$.type', '$.keyId', '$.payload', '$.createdAt:bigint'];
 
 export const SQL = {
   // A workspace without a row is at epoch 0, as a key read from it was.
@@ -104,6 +105,14 @@ export const SQL = {
                        substr('00000' || (s.spent_micros % 1000000), length('00000' || (s.spent_micros % 1000000)) - 5)), ?
               FROM spend_windows s WHERE s.subject_id = ? AND s.window_start = ? AND s.spent_micros >= ?
               ON CONFLICT (event_key) DO NOTHING`,
+  approval: `INSERT INTO approvals (id, workspace_id, key_id, key_label, vendor, method, path, request_hash, amount_micros, summary, status,
+                                     created_at, expires_at, request_audit_id, reserved_caps, reserved_micros)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)`,
+  // An approved call forwarded once: only an approval still approved and unexpired is used, by one call.
+  useApproval: `UPDATE approvals SET status = 'used', used_audit_id = ? WHERE id = ? AND status = 'approved' AND expires_at > ? RETURNING reserved_micros`,
+  // A decision (approve, deny) or an expiry, each from the states it may follow, within the approval's lifetime or after it.
+  decideApproval: `UPDATE approvals SET status = ?, decided_at = ?, decided_by = ?, reason = ?
+                   WHERE id = ? AND status IN (?, ?) AND expires_at > ? AND expires_at <= ? RETURNING id`,
   // A delivery is queued only with the event it belongs to (an event already there keeps its own deliveries).
   delivery: `INSERT INTO webhook_outbox (id, event_id, workspace_id, url, status, attempts, next_attempt_at, created_at)
              SELECT ?, ?, ?, ?, 'pending', 0, ?, ? WHERE EXISTS (SELECT 1 FROM webhook_events WHERE id = ?)`,
@@ -112,7 +121,8 @@ export const SQL = {
 /**
  * A reservation (ledger.ts builds its item): the key's policy epoch (a key read under another epoch writes nothing),
  * the dedupe claim, the rate window, each cap (never more than the cap), then, when all of them took the call, its
- * audit row and the cap.threshold events its spend reached, with their deliveries.
+ * audit row, the approval it asks for (if it waits for a person), the cap.threshold events its spend reached and the
+ * events it raises, with their deliveries.
  */
 export const RESERVE: Program = {
   name: 'reserve',
@@ -136,6 +146,16 @@ export const RESERVE: Program = {
     },
     { name: 'audit', if: 'audit', sql: INSERT_AUDIT, args: AUDIT_ARGS },
     {
+      name: 'approval',
+      if: 'approval',
+      sql: SQL.approval,
+      args: [
+        'approval.id', 'approval.workspaceId', 'approval.keyId', 'approval.keyLabel', 'approval.vendor', 'approval.method', 'approval.path', 'approval.hash',
+        'approval.amountMicros:bigint', 'approval.summary', 'approval.createdAt:bigint', 'approval.expiresAt:bigint', 'approval.auditId', 'approval.reservedCaps', 'micros:bigint',
+      ],
+    },
+    { name: 'event', each: 'events', sql: SQL.event, args: EVENT_ARGS },
+    {
       name: 'threshold',
       each: 'thresholds',
       sql: SQL.threshold,
@@ -150,7 +170,7 @@ export const RECORD: Program = {
   name: 'record',
   steps: [
     { name: 'audit', if: 'audit', sql: INSERT_AUDIT, args: AUDIT_ARGS },
-    { name: 'event', each: 'events', sql: SQL.event, args: ['$.id', '$.workspaceId', '$.eventKey', '$.type', '$.keyId', '$.payload', '$.createdAt:bigint'] },
+    { name: 'event', each: 'events', sql: SQL.event, args: EVENT_ARGS },
     { name: 'delivery', each: 'deliveries', sql: SQL.delivery, args: DELIVERY_ARGS },
   ],
 };
@@ -185,7 +205,25 @@ export const RESOLVE: Program = {
   ],
 };
 
-export const PROGRAMS: readonly Program[] = [RESERVE, RECORD, SETTLE, RESOLVE];
+/** A call forwarded under its approval: the approval used (once), and the call's audit row. */
+export const USE_APPROVAL: Program = {
+  name: 'use_approval',
+  steps: [
+    { name: 'use', sql: SQL.useApproval, args: ['auditId', 'approvalId', 'now:bigint'], refuse: { reason: 'unusable' } },
+    { name: 'audit', if: 'audit', sql: INSERT_AUDIT, args: AUDIT_ARGS },
+  ],
+};
+
+/** An approval decided or expired, once; when it will never be forwarded, its reservation is released. */
+export const DECIDE_APPROVAL: Program = {
+  name: 'decide_approval',
+  steps: [
+    { name: 'decide', sql: SQL.decideApproval, args: ['to', 'now:bigint', 'by', 'reason', 'id', 'from.0', 'from.1', 'after:bigint', 'until:bigint'], refuse: { reason: 'decided' } },
+    { name: 'release', each: 'caps', sql: SQL.adjust, args: ['$.subjectId', '$.windowStart', 'delta:bigint'] },
+  ],
+};
+
+export const PROGRAMS: readonly Program[] = [RESERVE, RECORD, SETTLE, RESOLVE, USE_APPROVAL, DECIDE_APPROVAL];
 
 /** An argument's path and PostgreSQL type. */
 export function parseArg(arg: Arg): { path: string[]; fromElement: boolean; type: 'text' | 'bigint' | 'int' } {

@@ -135,6 +135,12 @@ export interface KeyPolicy {
   timezone?: string;
   /** A shared budget this key also draws from. */
   budget?: string;
+  /** A call priced above this (micro-USD) waits for a person's approval (design §3, policy/approvals.ts). */
+  approval_above_micros?: number;
+  /** Calls of these endpoint patterns always wait for a person's approval. */
+  approval_endpoints?: string[];
+  /** How long (seconds, at most 50) a call that needs approval waits for it before it is answered approval_required. */
+  approval_wait_s?: number;
   /** False: the key is not served over MCP (/mcp). Absent: it is. */
   mcp?: false;
 }

@@ -1,8 +1,9 @@
 // The admin console in headless Chromium (Debian's package, driven by playwright-core), page by page as an operator
 // uses it: sign-in, keys (issue with policy fields, find, open, change, revoke), the audit trail (side panel,
-// exports), spend, budgets, vendors, reconciliation and webhooks. Every page is checked by axe-core (no serious or
-// critical violation), must fit a 390 px wide window without scrolling sideways, and is saved as a screenshot at
-// 1280 px and at 390 px under artifacts/console/. A label containing <script> renders as text.
+// exports), spend, budgets, vendors, reconciliation, webhooks and approvals (with the page an approval link opens).
+// Every page is checked by axe-core (no serious or critical violation), must fit a 390 px wide window without
+// scrolling sideways, and is saved as a screenshot at 1280 px and at 390 px under artifacts/console/. A label
+// containing <script> renders as text.
 import { readFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -312,6 +313,35 @@ interface AxeViolation {
     await page.waitForSelector('#signing-secret:not([hidden])');
     expect(await page.textContent('#signing-secret')).toMatch(/^whsec_/);
     await check('webhooks');
+  });
+
+  test('approvals: a call above the threshold waits; a person approves it with a reason, and the retry is sent', async () => {
+    await visit('#/approvals', 'Approvals');
+    await page.waitForSelector('p.empty:has-text("Nothing waits")');
+    const k = await svc.issueKey({ vendor: 'stripe', daily_usd_cap: 5000, allowed_endpoints: ['POST /v1/payment_intents'], label: 'big-spender', approval_above_usd: 100, webhook_url: 'http://127.0.0.1:9/hook' });
+    const asked = await call(svc.url, '/stripe/v1/payment_intents', { key: k.vault_key, form: 'amount=240000&currency=usd' });
+    expect(asked.body.error?.code).toBe('approval_required');
+    await visit('#/approvals', 'Approvals');
+    await page.waitForSelector('tbody tr:has-text("big-spender")');
+    expect(await page.textContent('tbody tr')).toContain('$2400.00');
+    await check('approvals');
+    await page.click('tbody tr button:has-text("Approve…")');
+    await page.waitForSelector('#panel:not([hidden]) form');
+    await page.fill('#panel input', 'the yearly licence');
+    await page.click('#panel button:has-text("Approve")');
+    await page.waitForSelector('p.empty:has-text("Nothing waits")');
+    const id = asked.body.error?.approval_id as string;
+    expect((await svc.admin().get(`/approvals/${id}`)).body).toMatchObject({ status: 'approved', reason: 'the yearly licence' });
+    expect((await call(svc.url, '/stripe/v1/payment_intents', { key: k.vault_key, form: 'amount=240000&currency=usd' })).status).toBe(200);
+    await visit('#/approvals?status=used', 'Approvals');
+    await page.waitForSelector('tbody tr:has-text("big-spender") .badge:text("used")');
+    // The confirmation page a link in the alert opens: the same checks (it shares the console's style sheet).
+    const again = await call(svc.url, '/stripe/v1/payment_intents', { key: k.vault_key, form: 'amount=250000&currency=usd' });
+    const event = (await (await svc.db()).knex('webhook_events').where('event_key', `approval.requested:${again.body.error?.approval_id as string}`).first()) as { payload: string };
+    await page.goto((JSON.parse(event.payload) as { data: { deny_url: string } }).data.deny_url);
+    await page.waitForSelector('h1:has-text("Deny this call?")');
+    await check('approval-link');
+    await visit('#/approvals', 'Approvals');
   });
 
   afterEach(() => {

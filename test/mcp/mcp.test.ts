@@ -91,6 +91,22 @@ describeEachStore('MCP server', (storeName) => {
     await s.close();
   });
 
+  test('a call that needs approval is an error result the model can pass on; approved, the same tool call is sent', async () => {
+    const key = await svc.issueKey({ vendor: 'stripe', daily_usd_cap: 100, allowed_endpoints: ['POST /v1/payment_intents'], approval_above_usd: 20 });
+    const s = await mcpSession(svc.url, key.vault_key);
+    const before = fake.received.length;
+    const asked = await s.call('stripe_create_payment_intent', { amount: 4000, currency: 'usd' });
+    expect(asked).toMatchObject({ isError: true, text: expect.stringMatching(/asks a person to approve POST \/v1\/payment_intents for \$40\.00.*call again with the same arguments once it is approved/) });
+    expect(fake.received.length).toBe(before);
+    const id = /Approval (apr_[A-Za-z0-9]+) is pending/.exec(asked.text)?.[1];
+    await svc.admin().post(`/approvals/${id!}/approve`).send({}).expect(200);
+    expect((await s.call('stripe_create_payment_intent', { amount: 4000, currency: 'usd' })).isError).toBe(false);
+    expect(fake.received.length).toBe(before + 1);
+    const audit = await svc.admin().get('/audit').query({ approval_id: id! });
+    expect(audit.body.data.map((r: { channel: string }) => r.channel)).toEqual(['mcp', 'mcp']);
+    await s.close();
+  });
+
   test('revoked between two calls of one session: the second is an error result naming the revocation', async () => {
     const key = await svc.issueKey({ vendor: 'stripe', daily_usd_cap: 30, allowed_endpoints: ['POST /v1/payment_intents'] });
     const s = await mcpSession(svc.url, key.vault_key);

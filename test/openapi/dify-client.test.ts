@@ -53,6 +53,16 @@ test.each([
   expect(await agentInvoke(tool(key.vault_key, 'bearer'), 'stripe_create_payment_intent', { amount: 100, currency: 'usd' })).toMatch(expected);
 });
 
+test('an approval request reaches the model as a sentence it can pass on; approved, the same tool call goes through', async () => {
+  const key = await svc.issueKey({ vendor: 'stripe', daily_usd_cap: 100, allowed_endpoints: ['POST /v1/payment_intents'], approval_above_usd: 10 });
+  const t = tool(key.vault_key, 'bearer');
+  const asked = await agentInvoke(t, 'stripe_create_payment_intent', { amount: 2400, currency: 'usd' });
+  expect(asked).toMatch(/^tool invoke error: Request failed with status code 403 and .*"code":"approval_required".*asks a person to approve POST \/v1\/payment_intents for \$24\.00.*call again with the same arguments once it is approved/);
+  const id = /"approval_id":"(apr_[A-Za-z0-9]+)"/.exec(asked)?.[1];
+  await svc.admin().post(`/approvals/${id!}/approve`).send({}).expect(200);
+  expect(await agentInvoke(t, 'stripe_create_payment_intent', { amount: 2400, currency: 'usd' })).toContain('"object":"payment_intent"');
+});
+
 test('a rate limit reaches the model too', async () => {
   const key = await svc.issueKey({ vendor: 'stripe', daily_usd_cap: 100, allowed_endpoints: ['*'], rate_limit: { requests_per_minute: 1 } });
   const t = tool(key.vault_key, 'bearer');

@@ -357,10 +357,10 @@ describeEachStore('store contract', (storeName) => {
   });
 
   test('the compiled functions are installed once, and a second migrate finds them', async () => {
-    const names = (await db.knex.raw("SELECT proname FROM pg_proc WHERE proname ~ '^kb_(reserve|record|settle|resolve)_'")) as { rows: { proname: string }[] };
-    expect(names.rows.map((r) => r.proname.replace(/_[0-9a-f]{12}$/, '')).sort()).toEqual(['kb_record', 'kb_reserve', 'kb_resolve', 'kb_settle']);
+    const names = (await db.knex.raw("SELECT proname FROM pg_proc WHERE proname ~ '^kb_[a-z_]+_[0-9a-f]{12}$'")) as { rows: { proname: string }[] };
+    expect(names.rows.map((r) => r.proname.replace(/_[0-9a-f]{12}$/, '')).sort()).toEqual(['kb_decide_approval', 'kb_record', 'kb_reserve', 'kb_resolve', 'kb_settle', 'kb_use_approval']);
     await migrate(db);
-    const again = (await db.knex.raw("SELECT count(*)::int AS n FROM pg_proc WHERE proname ~ '^kb_(reserve|record|settle|resolve)_'")) as { rows: { n: number }[] };
-    expect(again.rows[0]?.n).toBe(4);
+    const again = (await db.knex.raw("SELECT count(*)::int AS n FROM pg_proc WHERE proname ~ '^kb_[a-z_]+_[0-9a-f]{12}$'")) as { rows: { n: number }[] };
+    expect(again.rows[0]?.n).toBe(6);
   });
 });

@@ -13,7 +13,7 @@ export const migration: Migration = {
   },
   async down(knex) {
     if (knex.client.config.client !== 'pg') return;
-    const compiled = (await knex.raw("SELECT proname FROM pg_proc WHERE proname ~ '^kb_(reserve|record|settle|resolve)_[0-9a-f]{12}$'")) as { rows: { proname: string }[] };
+    const compiled = (await knex.raw("SELECT proname FROM pg_proc WHERE proname ~ '^kb_(reserve|record|settle|resolve|use_approval|decide_approval)_[0-9a-f]{12}$'")) as { rows: { proname: string }[] };
     for (const { proname } of compiled.rows) await knex.raw(`DROP FUNCTION IF EXISTS ${proname}(jsonb)`);
     await knex.raw(RESERVE_BATCH);
     await knex.raw(SETTLE_UPSERT_BATCH.replace('CREATE OR REPLACE FUNCTION', 'CREATE FUNCTION'));

@@ -15,6 +15,7 @@ import { migration as m008 } from './008-settle-upserts';
 import { migration as m009 } from './009-reconciliation';
 import { migration as m010 } from './010-programs';
 import { migration as m011 } from './011-mcp';
+import { migration as m012 } from './012-approvals';
 import type { Migration } from './types';
 
 const migrations: Record<string, Migration> = {
@@ -29,6 +30,7 @@ const migrations: Record<string, Migration> = {
   '009_reconciliation': m009,
   '010_programs': m010,
   '011_mcp': m011,
+  '012_approvals': m012,
 };
 
 const source: Knex.MigrationSource<string> = {
