@@ -5,8 +5,12 @@ import yaml from 'js-yaml';
 import { z } from 'zod';
 import { usd, VendorSchema, type CustomVendorConfig } from './vendors/custom-schema';
 import type { PriceTables } from './vendors/prices';
+import { EMAIL } from './alerts/email';
+import { EVENT_TYPES, MAILTO } from './alerts/events';
 import { issueWords } from './zod-words';
 import type { FxTable } from './vendors/types';
+
+const emailAddress = z.string().regex(EMAIL, 'an email address such as ops@example.com');
 
 const date = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date such as 2026-11-27');
 const table = z.record(z.string().regex(/^(\d{1,4}|default)$/, 'E.164 country prefixes (digits) or default'), usd);
@@ -47,7 +51,18 @@ const FileSchema = z
         z
           .object({
             url: z.string().url('an http(s) URL').refine((u) => /^https?:\/\//.test(u), 'an http(s) URL'),
-            events: z.array(z.enum(['cap.threshold', 'cap.exceeded', 'key.revoked', 'key.expired'])).min(1).optional(),
+            events: z.array(z.enum(EVENT_TYPES)).min(1).optional(),
+          })
+          .strict(),
+      )
+      .optional(),
+    // Global alert recipients, per event type (every event when `events` is left out); mailed over KEYBRAKE_SMTP_URL.
+    emails: z
+      .array(
+        z
+          .object({
+            to: z.union([emailAddress, z.array(emailAddress).min(1).max(50)]),
+            events: z.array(z.enum(EVENT_TYPES)).min(1).optional(),
           })
           .strict(),
       )
@@ -62,7 +77,10 @@ export interface FileConfig {
   fx?: File['fx'];
   prices?: File['prices'];
   vendors: CustomVendorConfig[];
+  /** Alert targets: webhook URLs, and mail recipients as mailto: (from `emails`). */
   webhooks: { url: string; events?: string[] | undefined }[];
+  /** Whether `emails` names any recipient (they need KEYBRAKE_SMTP_URL). */
+  emails: boolean;
 }
 
 /** Reads and validates the file; returns an error line (without the variable name) or the config. */
@@ -85,7 +103,14 @@ export function loadConfigFile(path: string, builtinVendors: readonly string[]):
   for (const v of vendors) {
     if (builtinVendors.includes(v.id) || RESERVED.includes(v.id)) return `${path}: vendors.${v.id}: the id ${v.id} is taken; choose another`;
   }
-  return { ...(parsed.data.fx ? { fx: parsed.data.fx } : {}), ...(parsed.data.prices ? { prices: parsed.data.prices } : {}), vendors, webhooks: parsed.data.webhooks ?? [] };
+  const emails = (parsed.data.emails ?? []).flatMap((e) => (Array.isArray(e.to) ? e.to : [e.to]).map((to) => ({ url: `${MAILTO}${to}`, events: e.events })));
+  return {
+    ...(parsed.data.fx ? { fx: parsed.data.fx } : {}),
+    ...(parsed.data.prices ? { prices: parsed.data.prices } : {}),
+    vendors,
+    webhooks: [...(parsed.data.webhooks ?? []), ...emails],
+    emails: emails.length > 0,
+  };
 }
 
 export function mergeFx(base: FxTable, override: FileConfig['fx']): FxTable {

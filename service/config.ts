@@ -1,6 +1,7 @@
 // Environment becomes typed config here, once (design §2); no other module reads process.env.
 import { z } from 'zod';
 import { availableParallelism } from 'node:os';
+import { EMAIL, smtpUrlProblem } from './alerts/email';
 import { loadConfigFile, mergeFx, mergePrices, type CustomVendorConfig } from './config-file';
 import { parseKey32 } from './crypto';
 import { issueWords } from './zod-words';
@@ -60,6 +61,17 @@ const EnvSchema = z.object({
   KEYBRAKE_RECONCILE_DELAY_MS: positiveInt(60_000),
   KEYBRAKE_WORKERS: z.union([z.literal('auto'), z.coerce.number().int().min(1).max(64)], { errorMap: () => ({ message: 'auto or a number of processes from 1 to 64' }) }).default(1),
   KEYBRAKE_WEBHOOK_BACKOFF_MS: positiveInt(5_000),
+  KEYBRAKE_SMTP_URL: z
+    .string()
+    .superRefine((v, ctx) => {
+      const problem = smtpUrlProblem(v);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .optional(),
+  KEYBRAKE_ALERT_FROM: z
+    .string()
+    .refine((v) => EMAIL.test(v) || (/^[^<>\r\n"]{1,100} <([^<>\s]+)>$/.test(v) && EMAIL.test(/<([^<>\s]+)>$/.exec(v)?.[1] ?? '')), 'an email address, or a name and an address: Keybrake <alerts@example.com>')
+    .optional(),
   KEYBRAKE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -107,8 +119,10 @@ export interface Config {
   workers: number | 'auto';
   /** First retry delay; doubled on each failure, at most an hour. */
   webhookBackoffMs: number;
-  /** Global webhook targets from KEYBRAKE_CONFIG. */
+  /** Global alert targets from KEYBRAKE_CONFIG: webhook URLs, and mail recipients as mailto:. */
   webhooks: { url: string; events?: string[] | undefined }[];
+  /** Where alert mails go out (KEYBRAKE_SMTP_URL) and whom they are from (KEYBRAKE_ALERT_FROM). */
+  smtp: { url: string; from: string } | undefined;
   logLevel: string;
 }
 
@@ -133,10 +147,19 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError('TWILIO_AUTH_TOKEN: expected TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN to be set together');
   }
 
-  let file: ReturnType<typeof loadConfigFile> = { vendors: [], webhooks: [] };
+  let file: ReturnType<typeof loadConfigFile> = { vendors: [], webhooks: [], emails: false };
   if (e.KEYBRAKE_CONFIG !== undefined) {
     file = loadConfigFile(e.KEYBRAKE_CONFIG, BUILTIN_VENDOR_IDS);
     if (typeof file === 'string') throw new ConfigError(`KEYBRAKE_CONFIG: ${file}`);
+  }
+  if (e.KEYBRAKE_SMTP_URL !== undefined && e.KEYBRAKE_ALERT_FROM === undefined) {
+    throw new ConfigError('KEYBRAKE_ALERT_FROM: expected the address alert mails are sent from (e.g. Keybrake <alerts@example.com>); it is required with KEYBRAKE_SMTP_URL');
+  }
+  if (e.KEYBRAKE_ALERT_FROM !== undefined && e.KEYBRAKE_SMTP_URL === undefined) {
+    throw new ConfigError('KEYBRAKE_SMTP_URL: expected smtp://[user:password@]host[:port] or smtps://…; KEYBRAKE_ALERT_FROM is set, but there is no server to send alert mails through');
+  }
+  if (file.emails && e.KEYBRAKE_SMTP_URL === undefined) {
+    throw new ConfigError('KEYBRAKE_SMTP_URL: expected smtp://[user:password@]host[:port] or smtps://…; KEYBRAKE_CONFIG lists emails, and they are sent through it');
   }
 
   const vendorIds = [...BUILTIN_VENDOR_IDS, ...file.vendors.map((v) => v.id)];
@@ -211,6 +234,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     workers: e.KEYBRAKE_WORKERS,
     webhookBackoffMs: e.KEYBRAKE_WEBHOOK_BACKOFF_MS,
     webhooks: file.webhooks,
+    smtp: e.KEYBRAKE_SMTP_URL && e.KEYBRAKE_ALERT_FROM ? { url: e.KEYBRAKE_SMTP_URL, from: e.KEYBRAKE_ALERT_FROM } : undefined,
     logLevel: e.KEYBRAKE_LOG_LEVEL,
   };
 }

@@ -8,6 +8,7 @@ import { createApp } from './app';
 import { ConfigError, type Config } from './config';
 import { randomBytes } from 'node:crypto';
 import { deriveKey, parseKey32, SecretBox } from './crypto';
+import { Mailer } from './alerts/email';
 import { WebhookWorker } from './alerts/worker';
 import { Reconciler } from './reconcile/worker';
 import { Redactor } from './proxy/redact';
@@ -154,6 +155,7 @@ export async function startServer(config: Config, opts: Extras = {}): Promise<Ru
     metricsToken: config.metricsToken,
     publicUrl: config.publicUrl,
     approvalKey: deriveKey(masterKey, 'keybrake approval links'),
+    mailEnabled: config.smtp !== undefined,
     pricing: { fx: config.fx, prices: config.prices },
     maxBodyBytes: config.maxBodyBytes,
     auditBodyBytes: config.auditBodyBytes,
@@ -177,7 +179,20 @@ export async function startServer(config: Config, opts: Extras = {}): Promise<Ru
     })().catch((err: Error) => log.warn({ err: err.message }, 'housekeeping failed'));
   }, 60_000);
   purge.unref();
-  const worker = new WebhookWorker({ db, log, secret: webhookSecret, globals: config.webhooks, pollMs: config.webhookPollMs, backoffMs: config.webhookBackoffMs, maxAttempts: 10, clock });
+  const mailer = config.smtp ? new Mailer(config.smtp.url, config.smtp.from) : undefined;
+  let consoleBase = config.publicUrl;
+  const worker = new WebhookWorker({
+    db,
+    log,
+    secret: webhookSecret,
+    globals: config.webhooks,
+    pollMs: config.webhookPollMs,
+    backoffMs: config.webhookBackoffMs,
+    maxAttempts: 10,
+    clock,
+    mailer,
+    consoleBase: () => consoleBase,
+  });
   worker.start();
   const reconciler = new Reconciler({
     db,
@@ -197,6 +212,7 @@ export async function startServer(config: Config, opts: Extras = {}): Promise<Ru
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  consoleBase ??= url;
   // One line that says how this instance is configured: never a secret, only whether each one is set.
   const stored = await credentialsUpdatedAt(db, DEFAULT_WORKSPACE);
   log.info(
@@ -207,6 +223,7 @@ export async function startServer(config: Config, opts: Extras = {}): Promise<Ru
       vendors: [...registry.values()].map((v) => ({ id: v.id, base_url: v.baseUrl, secret: credentials.source(v.id, stored) })),
       upstream_overrides: config.upstreams,
       public_url: config.publicUrl ?? null,
+      alert_mail: config.smtp ? { server: redactUrl(config.smtp.url), from: config.smtp.from } : null,
       workers: config.workers,
     },
     'keybrake listening',
@@ -222,6 +239,7 @@ export async function startServer(config: Config, opts: Extras = {}): Promise<Ru
     async close() {
       clearInterval(purge);
       await worker.stop();
+      mailer?.close();
       await reconciler.stop();
       // Stop accepting, let calls in progress finish, and close what stays open after a grace period (a browser's
       // pre-connected socket, say) so that shutdown cannot hang.

@@ -20,8 +20,8 @@ export interface AlertEvent {
   eventKey: string;
   keyId: string | null;
   data: Record<string, unknown>;
-  /** The key's own webhook, besides the global ones. */
-  keyWebhook?: string | undefined;
+  /** The key's own targets (its webhook_url, and its alert_emails as mailto:), besides the global ones. */
+  keyTargets?: readonly string[] | undefined;
 }
 
 export interface GlobalTarget {
@@ -33,7 +33,7 @@ export const DEFAULT_THRESHOLDS = [0.8];
 
 function targets(event: AlertEvent, globals: readonly GlobalTarget[]): string[] {
   const urls = globals.filter((t) => !t.events || t.events.includes(event.type)).map((t) => t.url);
-  if (event.keyWebhook) urls.push(event.keyWebhook);
+  urls.push(...(event.keyTargets ?? []));
   return [...new Set(urls)];
 }
 
@@ -52,6 +52,14 @@ export function alertRows(workspaceId: string, events: readonly AlertEvent[], gl
     for (const url of urls) rows.deliveries.push({ id: newId('whd'), eventId: id, workspaceId, url, createdAt: now });
   }
   return rows;
+}
+
+/** A delivery target that is a mail recipient (alerts/email.ts sends it). */
+export const MAILTO = 'mailto:';
+
+/** Where a key's own alerts go: its webhook and its alert_emails. */
+export function keyTargets(key: KeyRecord): string[] {
+  return [...(key.policy.webhook_url ? [key.policy.webhook_url] : []), ...(key.policy.alert_emails ?? []).map((a) => `${MAILTO}${a}`)];
 }
 
 const keyData = (key: KeyRecord): Record<string, unknown> => ({ key_id: key.id, label: key.label, vendor: key.vendor });
@@ -89,7 +97,7 @@ export function thresholdCandidates(key: KeyRecord, limits: Limits, globals: rea
         type: 'cap.threshold',
         eventKey: `cap.threshold:${cap.subjectId}:${cap.windowStart}:${t}`,
         keyId: key.id,
-        keyWebhook: key.policy.webhook_url,
+        keyTargets: keyTargets(key),
         data: { ...capData(key, state), spent_usd: SPENT_PLACEHOLDER, threshold: t },
       };
       const one = alertRows(key.workspaceId, [event], globals, now);
@@ -105,13 +113,13 @@ export function exceededEvent(key: KeyRecord, cap: CapState, estimateMicros: num
     type: 'cap.exceeded',
     eventKey: `cap.exceeded:${cap.subjectId}:${cap.windowStart}`,
     keyId: key.id,
-    keyWebhook: key.policy.webhook_url,
+    keyTargets: keyTargets(key),
     data: { ...capData(key, cap), refused_usd: microsToUsd(estimateMicros) },
   };
 }
 
 export function keyEvent(type: 'key.revoked' | 'key.expired', key: KeyRecord, at: number): AlertEvent {
-  return { type, eventKey: `${type}:${key.id}`, keyId: key.id, keyWebhook: key.policy.webhook_url, data: { ...keyData(key), at: new Date(at).toISOString() } };
+  return { type, eventKey: `${type}:${key.id}`, keyId: key.id, keyTargets: keyTargets(key), data: { ...keyData(key), at: new Date(at).toISOString() } };
 }
 
 /** Where a person decides an approval: signed single-use links to Keybrake's confirmation page, and the console. */
@@ -127,7 +135,7 @@ export function approvalEvent(key: KeyRecord, a: ApprovalRecord, why: string, li
     type: 'approval.requested',
     eventKey: `approval.requested:${a.id}`,
     keyId: key.id,
-    keyWebhook: key.policy.webhook_url,
+    keyTargets: keyTargets(key),
     data: {
       ...keyData(key),
       approval_id: a.id,
@@ -143,20 +151,27 @@ export function approvalEvent(key: KeyRecord, a: ApprovalRecord, why: string, li
   };
 }
 
-/** A Slack incoming webhook takes `{text}`; everything else gets the event itself. */
-export function bodyFor(url: string, payload: string): string {
-  if (!/^https:\/\/hooks\.slack\.com\//.test(url)) return payload;
-  const e = JSON.parse(payload) as { type: string; data: Record<string, unknown> };
+/** An event in one sentence, for Slack and for a mail's subject. */
+export function alertText(e: { type: string; data: Record<string, unknown> }): string {
   const d = e.data;
   const who = `key ${String(d.label || d.key_id)} (${String(d.key_id)}, ${String(d.vendor)})`;
   const money = (v: unknown): string => `$${Number(v).toFixed(2)}`;
   const text =
     e.type === 'approval.requested'
-      ? `Keybrake: ${who} asks a person to approve ${String(d.endpoint)} for ${money(d.amount_usd)} (${String(d.why)}). Approve: ${String(d.approve_url)} · Deny: ${String(d.deny_url)} · until ${String(d.expires_at)}.`
+      ? `Keybrake: ${who} asks a person to approve ${String(d.endpoint)} for ${money(d.amount_usd)} (${String(d.why)}).`
       : e.type === 'cap.threshold'
       ? `Keybrake: ${who} reached ${Math.round(Number(d.threshold) * 100)}% of its ${String(d.cap)} cap: ${money(d.spent_usd)} of ${money(d.cap_usd)}.`
       : e.type === 'cap.exceeded'
         ? `Keybrake: ${who} hit its ${String(d.cap)} cap of ${money(d.cap_usd)}; a ${money(d.refused_usd)} call was refused.`
         : `Keybrake: ${who} ${e.type === 'key.revoked' ? 'was revoked' : 'expired'}.`;
-  return JSON.stringify({ text });
+  return text;
+}
+
+/** A Slack incoming webhook takes `{text}`; everything else gets the event itself. */
+export function bodyFor(url: string, payload: string): string {
+  if (!/^https:\/\/hooks\.slack\.com\//.test(url)) return payload;
+  const e = JSON.parse(payload) as { type: string; data: Record<string, unknown> };
+  const d = e.data;
+  const links = e.type === 'approval.requested' ? ` Approve: ${String(d.approve_url)} · Deny: ${String(d.deny_url)} · until ${String(d.expires_at)}.` : '';
+  return JSON.stringify({ text: alertText(e) + links });
 }

@@ -1,5 +1,6 @@
-// Delivers the webhook outbox: due rows are claimed with a conditional UPDATE (so several instances never send
-// the same row at once), POSTed signed, and retried with exponential backoff. Every attempt is recorded.
+// Delivers the alert outbox: due rows are claimed with a conditional UPDATE (so several instances never send the
+// same row at once), POSTed signed (a webhook) or mailed (a mailto: recipient, alerts/email.ts), and retried with
+// exponential backoff. Every attempt is recorded.
 import { createHmac } from 'node:crypto';
 import type { Logger } from 'pino';
 import { request } from 'undici';
@@ -7,7 +8,8 @@ import type { Db } from '../store/db';
 import { getKey } from '../store/keys';
 import { record } from '../store/ledger';
 import { claimDue, eventPayload, expiredKeys, recordAttempt, type OutboxRow } from '../store/outbox';
-import { alertRows, bodyFor, keyEvent, type GlobalTarget } from './events';
+import { mailFor, type Mailer } from './email';
+import { alertRows, bodyFor, keyEvent, MAILTO, type GlobalTarget } from './events';
 
 export interface WorkerOptions {
   db: Db;
@@ -18,6 +20,10 @@ export interface WorkerOptions {
   backoffMs: number;
   maxAttempts: number;
   clock: () => number;
+  /** Sends the mailto: deliveries; without it (no KEYBRAKE_SMTP_URL) they fail and are retried. */
+  mailer?: Mailer | undefined;
+  /** Where the console is, for the links in mails (KEYBRAKE_PUBLIC_URL, or this instance's address). */
+  consoleBase?: (() => string | undefined) | undefined;
 }
 
 const LEASE_MS = 30_000;
@@ -70,10 +76,23 @@ export class WebhookWorker {
     return delivered;
   }
 
+  /** Mails one recipient; a failure is recorded like a webhook's (status: the SMTP reply code, when there was one). */
+  private async mail(row: OutboxRow, payload: string): Promise<{ status: number | null; error: string | null; ok: boolean }> {
+    if (!this.o.mailer) return { status: null, error: 'KEYBRAKE_SMTP_URL is not set: no mail can be sent', ok: false };
+    const r = await this.o.mailer.send(row.url.slice(MAILTO.length), mailFor(payload, this.o.consoleBase?.()), row.event_id);
+    return { ...r, ok: r.error === null };
+  }
+
   private async deliver(row: OutboxRow): Promise<boolean> {
     const { db, clock } = this.o;
-    const body = bodyFor(row.url, (await eventPayload(db, row.event_id)) ?? '{}');
+    const payload = (await eventPayload(db, row.event_id)) ?? '{}';
     const started = clock();
+    if (row.url.startsWith(MAILTO)) {
+      const sent = await this.mail(row, payload);
+      await recordAttempt(db, row, { startedAt: started, endedAt: clock(), ...sent, retryAt: this.retryAt(row, sent.ok) });
+      return sent.ok;
+    }
+    const body = bodyFor(row.url, payload);
     let status: number | null = null;
     let error: string | null = null;
     try {
@@ -90,10 +109,13 @@ export class WebhookWorker {
       error = ((err as { code?: string }).code ?? (err as Error).message).slice(0, 200);
     }
     const ok = status !== null && status >= 200 && status < 300;
-    const attempts = row.attempts + 1;
-    const now = clock();
-    const retryAt = ok || attempts >= this.o.maxAttempts ? null : now + Math.min(3_600_000, this.o.backoffMs * 2 ** (attempts - 1));
-    await recordAttempt(db, row, { startedAt: started, endedAt: now, status, error, ok, retryAt });
+    await recordAttempt(db, row, { startedAt: started, endedAt: clock(), status, error, ok, retryAt: this.retryAt(row, ok) });
     return ok;
+  }
+
+  /** When a failed delivery is tried again: exponential backoff, up to an hour; never after the last attempt. */
+  private retryAt(row: OutboxRow, ok: boolean): number | null {
+    const attempts = row.attempts + 1;
+    return ok || attempts >= this.o.maxAttempts ? null : this.o.clock() + Math.min(3_600_000, this.o.backoffMs * 2 ** (attempts - 1));
   }
 }

@@ -1,5 +1,5 @@
-// Alert deliveries (cap.threshold, cap.exceeded, key.revoked, key.expired): each one's target, status and attempts,
-// and the secret receivers verify Keybrake-Signature with.
+// Alert deliveries (cap.threshold, cap.exceeded, key.revoked, key.expired, approval.requested), to webhooks and by
+// email: each one's target, status and attempts, and the secret receivers verify Keybrake-Signature with.
 import { api, badge, el, go, page, table, when } from './ui.js';
 
 export async function webhooksPage(query) {
@@ -25,15 +25,15 @@ export async function webhooksPage(query) {
         ['Created', (d) => when(d.created_at)],
         ['Event', (d) => d.type],
         ['Key', (d) => (d.key_id ? el('a', { href: `#/keys/${encodeURIComponent(d.key_id)}` }, el('code', { text: d.key_id })) : '—')],
-        ['Target', (d) => el('code', { text: d.url })],
+        ['Target', (d) => (d.channel === 'email' ? `email ${d.url.replace(/^mailto:/, '')}` : el('code', { text: d.url }))],
         ['Status', (d) => badge(d.status, d.status === 'failed' ? 'bad' : d.status === 'delivered' ? 'ok' : 'wait')],
         ['Attempts', (d) => String(d.attempts)],
-        ['Last result', (d) => (d.last_status ? `HTTP ${d.last_status}` : d.last_error || '—')],
+        ['Last result', (d) => (d.last_error && d.status !== 'delivered' ? d.last_error : d.last_status ? `${d.channel === 'email' ? 'SMTP' : 'HTTP'} ${d.last_status}` : d.last_error || '—')],
       ],
       res.data,
       status
         ? `No ${status} deliveries.`
-        : 'No deliveries yet. Alerts go to the targets under webhooks in KEYBRAKE_CONFIG and to a key\'s webhook_url: at its alert thresholds, when a cap refuses a call, and when a key is revoked or expires.',
+        : 'No deliveries yet. Alerts go to the targets under webhooks and emails in KEYBRAKE_CONFIG and to a key\'s webhook_url and alert_emails: at its alert thresholds, when a cap refuses a call, when a call waits for approval, and when a key is revoked or expires.',
     ),
     el('div', { class: 'panel' }, el('h2', { text: 'Verifying deliveries' }), el('p', { text: 'Each delivery carries Keybrake-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body"> made with this secret.' }), reveal, ' ', secret),
   );

@@ -12,7 +12,7 @@ import { getKey, insertKey, listKeys, revokeKeys, updateKey, type StoredKey } fr
 import { record, spentIn, spentInMany } from '../store/ledger';
 import { microsToUsd, usdToMicros } from '../vendors/currency';
 import type { VendorRegistry } from '../vendors/registry';
-import type { VendorAdapter } from '../vendors/types';
+import type { KeyPolicy, VendorAdapter } from '../vendors/types';
 import { alertRows, keyEvent, type GlobalTarget } from '../alerts/events';
 import type { Redactor } from '../proxy/redact';
 import { auditView, createAuditRouter } from './audit-routes';
@@ -42,6 +42,8 @@ export interface AdminDeps {
   metrics: Metrics;
   /** A token that may read GET /metrics and nothing else (KEYBRAKE_METRICS_TOKEN). */
   metricsToken: string | undefined;
+  /** Whether alert mails can be sent (KEYBRAKE_SMTP_URL is set). */
+  mailEnabled?: boolean | undefined;
   /** Where callers reach this service (KEYBRAKE_PUBLIC_URL), when it is not the address the admin API was called at. */
   publicUrl?: string | undefined;
   log: Logger;
@@ -92,6 +94,10 @@ export function createAdminRouter(deps: AdminDeps): Router {
 
   const budgetExists = (req: Request) => async (id: string): Promise<boolean> => (await getBudget(db, ws(req), id)) !== undefined;
 
+  /** Alert mails need a server to go through: said when a key names recipients and none is configured. */
+  const mailWarning = (policy: KeyPolicy): string | undefined =>
+    policy.alert_emails && !deps.mailEnabled ? 'alert_emails: no mail is sent until an operator sets KEYBRAKE_SMTP_URL and KEYBRAKE_ALERT_FROM; the deliveries wait in GET /webhooks/deliveries meanwhile.' : undefined;
+
   router.post('/vault/keys', async (req, res) => {
     const body = parseOrThrow(CreateKeyBody, req.body ?? {});
     const vendor = registry.get(body.vendor);
@@ -103,6 +109,8 @@ export function createAdminRouter(deps: AdminDeps): Router {
     const expiresAt = expiry(body, now) ?? null;
     const policy = await applyPolicy({}, body, vendor, budgetExists(req));
     const credentials = await deps.credentials.resolve(ws(req), vendor.id);
+    const mail = mailWarning(policy);
+    if (mail) warnings.push(mail);
     if (!credentials) warnings.push(`Keybrake has no ${vendor.name} secret yet: calls with this key are refused (vendor_not_configured) until one is set (${vendor.id === 'stripe' ? 'STRIPE_SECRET_KEY' : vendor.id === 'twilio' ? 'TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN' : vendor.id === 'resend' ? 'RESEND_API_KEY' : 'its secret_env'}, or PUT /vendors/${vendor.id}/credentials).`);
     const secret = newVaultKey();
     const id = newId('vk');
@@ -140,7 +148,8 @@ export function createAdminRouter(deps: AdminDeps): Router {
       policy,
     });
     deps.log.info({ key_id: key.id, fields: Object.keys(body) }, 'vault key changed');
-    res.json(keyView((await getKey(db, ws(req), key.id)) as StoredKey, now));
+    const mail = body.alert_emails ? mailWarning(policy) : undefined;
+    res.json({ ...keyView((await getKey(db, ws(req), key.id)) as StoredKey, now), ...(mail ? { warnings: [mail] } : {}) });
   });
 
   router.get('/vault/keys', async (req, res) => {

@@ -2,6 +2,7 @@
 // delivery log. Admin API: mounted behind the admin key.
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
+import { MAILTO } from '../alerts/events';
 import { ApiError } from '../errors';
 import type { Redactor } from '../proxy/redact';
 import { AUDIT_COLUMNS, auditExport, auditPage, usage, type AuditFilter, type AuditRow, type UsageGroup } from '../store/audit-query';
@@ -39,7 +40,13 @@ const AuditQuery = z
   .strict();
 const UsageQuery = z.object({ ...filterFields, group_by: z.enum(['day', 'key', 'label', 'vendor', 'budget', 'code']).default('day') }).strict();
 const DeliveriesQuery = z
-  .object({ status: z.enum(['pending', 'delivered', 'failed']).optional(), type: z.string().optional(), key_id: z.string().optional(), limit: z.coerce.number().int().min(1).max(200).default(50) })
+  .object({
+    status: z.enum(['pending', 'delivered', 'failed']).optional(),
+    type: z.string().optional(),
+    key_id: z.string().optional(),
+    channel: z.enum(['webhook', 'email']).optional(),
+    limit: z.coerce.number().int().min(1).max(200).default(50),
+  })
   .strict();
 
 function toFilter(q: z.infer<typeof AuditQuery> | z.infer<typeof UsageQuery>): AuditFilter {
@@ -174,6 +181,7 @@ export function createAuditRouter(deps: { db: Db; redactor: Redactor; workspace:
         event_id: r.event_id,
         type: r.type,
         key_id: r.key_id,
+        channel: String(r.url).startsWith(MAILTO) ? 'email' : 'webhook',
         url: r.url,
         status: r.status,
         attempts: Number(r.attempts),

@@ -1,6 +1,7 @@
 // Validation of a key's optional policy fields (design §5), shared by POST and PATCH /vault/keys. Money comes in
 // as US dollars and is stored as micro-dollars. Every problem is a 400 naming the field.
 import { z } from 'zod';
+import { EMAIL } from '../alerts/email';
 import { ApiError } from '../errors';
 import { parseEndpointPattern } from '../vendors/endpoints';
 import { RULE_NAMES } from '../policy/params';
@@ -82,6 +83,7 @@ export const PolicyFields = {
     .max(10)
     .nullable()
     .optional(),
+  alert_emails: z.array(z.string().regex(EMAIL, 'an email address such as ops@example.com')).min(1, 'must list at least one address').max(20, 'at most 20 addresses').nullable().optional(),
   webhook_url: z
     .string()
     .url('an http(s) URL')
@@ -150,6 +152,7 @@ export async function applyPolicy(current: KeyPolicy, input: PolicyInput, vendor
   set('max_call_legs', input.max_call_legs);
   set('alert_thresholds', input.alert_thresholds === null || input.alert_thresholds === undefined ? input.alert_thresholds : [...new Set(input.alert_thresholds)].sort());
   set('webhook_url', input.webhook_url);
+  set('alert_emails', input.alert_emails === null || input.alert_emails === undefined ? input.alert_emails : [...new Set(input.alert_emails)]);
   set('dedupe_ms', input.dedupe_window === undefined || input.dedupe_window === null ? input.dedupe_window : input.dedupe_window === 'off' ? 0 : parseDuration(input.dedupe_window));
   set('budget', input.budget);
   set('mcp', input.mcp === undefined ? undefined : input.mcp === false ? false : null);
@@ -173,6 +176,7 @@ export function policyView(p: KeyPolicy): Record<string, unknown> {
     ...(p.max_call_legs !== undefined ? { max_call_legs: p.max_call_legs } : {}),
     alert_thresholds: p.alert_thresholds ?? [0.8],
     ...(p.webhook_url ? { webhook_url: p.webhook_url } : {}),
+    ...(p.alert_emails ? { alert_emails: p.alert_emails } : {}),
     dedupe_window: p.dedupe_ms === undefined ? '10m' : p.dedupe_ms === 0 ? 'off' : `${Math.round(p.dedupe_ms / 60_000)}m`,
     ...(p.budget ? { budget: p.budget } : {}),
     mcp: p.mcp !== false,

@@ -3,7 +3,7 @@
 // http/proxy-call.ts carries the plan out, and proxy/settlement.ts plans the settlement from the vendor's answer.
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { alertRows, exceededEvent, thresholdCandidates, type GlobalTarget } from '../alerts/events';
+import { alertRows, exceededEvent, keyTargets, thresholdCandidates, type GlobalTarget } from '../alerts/events';
 import type { Decision } from '../policy/decide';
 import { DEFAULT_WORKSPACE } from '../policy/keys';
 import { limitsFor, resetsAt, type Limits } from '../policy/limits';
@@ -210,7 +210,7 @@ export function planReservation({ plan, key, vendor, micros, now, guarded, webho
     dedupe,
     guard: guarded ? { workspaceId: key.workspaceId, epoch: key.epoch } : undefined,
     audit: reserved,
-    thresholds: micros > 0 && webhooks.length + (key.policy.webhook_url ? 1 : 0) > 0 ? thresholdCandidates(key, limits, webhooks, now) : undefined,
+    thresholds: micros > 0 && webhooks.length + keyTargets(key).length > 0 ? thresholdCandidates(key, limits, webhooks, now) : undefined,
     refused(r) {
       const exceeded = r.kind === 'duplicate' || r.kind === 'rate' ? [] : [exceededEvent(key, { ...r.cap, spentMicros: r.spentMicros, resetsAt: resetsAt(limits, r.kind) }, micros)];
       return { audit: { ...entry, ...auditOfAnswer(answerRefusal(r, refusalContext)) }, alerts: alertRows(key.workspaceId, exceeded, webhooks, now) };

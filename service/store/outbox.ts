@@ -114,7 +114,7 @@ export async function expiredKeys(db: Db, now: number): Promise<{ id: string; wo
 export async function deliveries(
   db: Db,
   workspaceId: string,
-  q: { status?: string | undefined; type?: string | undefined; key_id?: string | undefined; limit: number },
+  q: { status?: string | undefined; type?: string | undefined; key_id?: string | undefined; channel?: 'webhook' | 'email' | undefined; limit: number },
 ): Promise<{ rows: Record<string, unknown>[]; attempts: Record<string, unknown>[] }> {
   const rows = (await db
     .knex('webhook_outbox as o')
@@ -124,6 +124,9 @@ export async function deliveries(
       if (q.status) b.where('o.status', q.status);
       if (q.type) b.where('e.type', q.type);
       if (q.key_id) b.where('e.key_id', q.key_id);
+      // Mail recipients are the targets written mailto: (alerts/email.ts).
+      if (q.channel === 'email') b.where('o.url', 'like', 'mailto:%');
+      else if (q.channel === 'webhook') b.whereNot('o.url', 'like', 'mailto:%');
     })
     .orderBy([{ column: 'o.created_at', order: 'desc' }, { column: 'o.id', order: 'desc' }])
     .limit(q.limit)

@@ -122,6 +122,8 @@ export interface KeyPolicy {
   alert_thresholds?: number[];
   /** This key's own webhook target, besides the global ones. */
   webhook_url?: string;
+  /** Addresses this key's alerts are mailed to, besides the global recipients (alerts/email.ts). */
+  alert_emails?: string[];
   /** How long an identical money-moving request counts as a duplicate (ms); 0 turns dedupe off. Default 10 min. */
   dedupe_ms?: number;
   /** Twilio: the longest call this key may start, in seconds (TimeLimit is injected or capped to it). */

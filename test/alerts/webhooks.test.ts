@@ -15,6 +15,7 @@ import { openDb } from '../../service/store/db';
 import { startFakeStripe, type FakeStripe } from '../helpers/fake-stripe';
 import { ADMIN_KEY, call, serviceEnv } from '../helpers/service';
 import { createTestStore, describeEachStore, type TestStore } from '../helpers/stores';
+import { waitFor } from '../helpers/wait';
 
 interface Delivery {
   path: string;
@@ -22,14 +23,6 @@ interface Delivery {
   signature: string;
   eventId: string;
 }
-
-const waitFor = async (what: () => boolean, ms = 15_000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!what()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-};
 
 describeEachStore('webhook alerts', (storeName) => {
   let receiver: Server;
