@@ -6,6 +6,8 @@ import { api, el, field, number, onSubmit } from './ui.js';
 const ZONES = ['UTC', 'Europe/London', 'Europe/Berlin', 'America/New_York', 'America/Chicago', 'America/Los_Angeles', 'Asia/Tokyo', 'Asia/Kolkata', 'Australia/Sydney'];
 
 const list = (s) => s.split(/[\s,]+/).filter(Boolean);
+/** Entries that may contain spaces ("POST /v1/refunds"): split at commas and line ends only. */
+const entries = (s) => s.split(/\s*[,\n]\s*/).filter(Boolean);
 
 class FormProblem extends Error {
   constructor(param, message) {
@@ -34,6 +36,10 @@ const POLICY = [
   { param: 'timezone', label: 'Time zone of the daily cap', show: (k) => k.timezone, read: (s) => s, list: 'zones', fallback: 'UTC' },
   { param: 'alert_thresholds', label: 'Alert at (fractions of the cap)', show: (k) => k.alert_thresholds?.join(', '), read: (s) => list(s).map(number), hint: 'e.g. 0.5, 0.8', fallback: '0.8' },
   { param: 'webhook_url', label: "This key's webhook URL", show: (k) => k.webhook_url, read: (s) => s, type: 'url' },
+  { param: 'alert_emails', label: 'Email alerts to', show: (k) => k.alert_emails?.join(', '), read: list, hint: 'Addresses, comma-separated (needs KEYBRAKE_SMTP_URL).' },
+  { param: 'approval_above_usd', label: 'Ask a person above (USD)', show: (k) => k.approval_above_usd, read: number, hint: 'A call priced above this waits for approval.' },
+  { param: 'approval_endpoints', label: 'Always ask a person for', show: (k) => k.approval_endpoints?.join(', '), read: entries, hint: 'Endpoints, comma-separated: POST /v1/refunds' },
+  { param: 'approval_wait', label: 'Wait for approval (seconds)', show: (k) => (k.approval_wait ? k.approval_wait : ''), read: number, hint: 'Up to 50; 0 answers approval_required at once.', fallback: '0' },
   { param: 'max_call_seconds', label: 'Longest call (seconds)', show: (k) => k.max_call_seconds, read: number, vendor: 'twilio' },
   { param: 'max_call_legs', label: 'Most legs a call may dial', show: (k) => k.max_call_legs, read: number, vendor: 'twilio', hint: 'Needed for calls whose TwiML is fetched from a URL.' },
   { param: 'stripe_accounts', label: 'Connected accounts (acct_…)', show: (k) => k.stripe_accounts?.join(', '), read: list, vendor: 'stripe' },

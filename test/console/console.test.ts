@@ -122,12 +122,21 @@ interface AxeViolation {
     expect(await page.getAttribute('.key-form [data-param=rate_limit]', 'aria-invalid')).toBe('true');
     await page.fill('.key-form label:text("Requests per minute") + input', '60');
     await page.fill('.key-form label:text("Most per call (USD)") + input', '25');
+    await page.fill('.key-form label:text("Always ask a person for") + input', 'POST /v1/refunds, DELETE /v1/customers/{id}');
     await page.click('.key-form button[type=submit]');
     await page.waitForSelector('#issued');
     vaultKey = (await page.textContent('#issued-key')) ?? '';
     expect(vaultKey).toMatch(/^vault_key_[A-Za-z0-9]{32}$/);
     const keys = (await svc.admin().get('/vault/keys')).body.data as { id: string; label: string; allowed_endpoints: string[]; max_usd_per_call: number; rate_limit: unknown }[];
-    expect(keys).toEqual([expect.objectContaining({ label: 'conv-<script>alert(1)</script>', allowed_endpoints: ['POST /v1/payment_intents'], max_usd_per_call: 25, rate_limit: { requests_per_minute: 60 } })]);
+    expect(keys).toEqual([
+      expect.objectContaining({
+        label: 'conv-<script>alert(1)</script>',
+        allowed_endpoints: ['POST /v1/payment_intents'],
+        max_usd_per_call: 25,
+        rate_limit: { requests_per_minute: 60 },
+        approval_endpoints: ['POST /v1/refunds', 'DELETE /v1/customers/{id}'],
+      }),
+    ]);
     keyId = keys[0]?.id as string;
     // The label is shown as text, and no script ran.
     const row = page.locator('tr', { hasText: keyId });
