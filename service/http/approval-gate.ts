@@ -9,7 +9,7 @@ import { newId } from '../crypto';
 import type { ApiError } from '../errors';
 import { approvalExpired, approvalDenied, approvalNeeded, approvalRequired, APPROVAL_TTL_MS, statusAt } from '../policy/approvals';
 import type { Refusal } from '../policy/refusals';
-import { approvalHash, type CallPlan, type ReservePlan } from '../proxy/plan';
+import { approvalHash, approvalIdempotencyKey, type CallPlan, type ReservePlan } from '../proxy/plan';
 import { decideApproval, getApproval, latestApproval, type StoredApproval } from '../store/approvals';
 import type { StoredKey } from '../store/keys';
 import { record, reserve } from '../store/ledger';
@@ -39,6 +39,22 @@ export interface GateInput {
  * answered, refused by a cap (the caller answers as for any reservation), or decided on a stale key.
  */
 export type GateResult = undefined | { approval: StoredApproval } | 'answered' | 'stale' | { refused: Refusal };
+
+/**
+ * The reservation of a call forwarded under its approval: what the approval reserved, against the spend rows it
+ * reserved on (the settlement moves them), with the approval's id on the audit row and its idempotency key.
+ */
+export function underApproval(reserved: ReservePlan, approval: StoredApproval, idempotent: boolean): ReservePlan {
+  const caps = approval.reservedCaps.map(([subjectId, windowStart]) => reserved.limits.caps.find((c) => c.subjectId === subjectId && c.windowStart === windowStart) ?? { kind: 'daily' as const, subjectId, windowStart, capMicros: Number.MAX_SAFE_INTEGER });
+  const audit = {
+    ...reserved.reservation.audit,
+    reservedMicros: approval.reservedMicros,
+    reservedCaps: approval.reservedMicros > 0 ? JSON.stringify(approval.reservedCaps) : null,
+    approvalId: approval.id,
+    idempotencyKey: idempotent ? approvalIdempotencyKey(approval.id) : reserved.reservation.audit.idempotencyKey,
+  };
+  return { ...reserved, micros: approval.reservedMicros, dedupe: undefined, limits: { ...reserved.limits, caps }, reservation: { ...reserved.reservation, audit } };
+}
 
 const POLL_MS = 250;
 

@@ -9,7 +9,7 @@ import { limitsFor } from '../policy/limits';
 import { answerRefusal, perCallError, type RefusalAnswer } from '../policy/refusals';
 import { canonicalize } from '../proxy/canonical';
 import { UpstreamError, type UpstreamResponse } from '../proxy/forward';
-import { approvalIdempotencyKey, planCall, planForward, planReservation, type ReservePlan } from '../proxy/plan';
+import { planCall, planForward, planReservation } from '../proxy/plan';
 import { Scrubber } from '../proxy/scrub';
 import { planSettlement, type Answered } from '../proxy/settlement';
 import type { StoredKey } from '../store/keys';
@@ -20,7 +20,7 @@ import { microsToUsd } from '../vendors/currency';
 import { BodyError } from '../vendors/form';
 import type { CanonicalRequest, Lookups, VendorAdapter } from '../vendors/types';
 import { replayNote, send, sendError } from './answer';
-import { createApprovalGate } from './approval-gate';
+import { createApprovalGate, underApproval } from './approval-gate';
 import type { KeyCache } from './key-cache';
 import { performLookups } from './lookups';
 import { lockObject } from './object-lock';
@@ -56,22 +56,6 @@ function parseJson(body: Buffer): unknown {
   } catch {
     return undefined;
   }
-}
-
-/**
- * The reservation of a call forwarded under its approval: what the approval reserved, against the spend rows it
- * reserved on (the settlement moves them), with the approval's id on the audit row and its idempotency key.
- */
-function underApproval(reserved: ReservePlan, approval: StoredApproval, idempotent: boolean): ReservePlan {
-  const caps = approval.reservedCaps.map(([subjectId, windowStart]) => reserved.limits.caps.find((c) => c.subjectId === subjectId && c.windowStart === windowStart) ?? { kind: 'daily' as const, subjectId, windowStart, capMicros: Number.MAX_SAFE_INTEGER });
-  const audit = {
-    ...reserved.reservation.audit,
-    reservedMicros: approval.reservedMicros,
-    reservedCaps: approval.reservedMicros > 0 ? JSON.stringify(approval.reservedCaps) : null,
-    approvalId: approval.id,
-    idempotencyKey: idempotent ? approvalIdempotencyKey(approval.id) : reserved.reservation.audit.idempotencyKey,
-  };
-  return { ...reserved, micros: approval.reservedMicros, dedupe: undefined, limits: { ...reserved.limits, caps }, reservation: { ...reserved.reservation, audit } };
 }
 
 export type AttemptFn = (req: IncomingMessage, res: ServerResponse, vendor: VendorAdapter, rawUrl: string, keyHash: string | undefined, outcome: Outcome, a: Attempt) => Promise<'stale' | void>;

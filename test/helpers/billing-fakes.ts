@@ -6,6 +6,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SegmentedMessage } from 'sms-segments-calculator';
 import { BUILTIN_PRICES, byPrefix } from '../../service/vendors/prices';
+import { onRequest } from './fake-stripe';
 
 export const UNBOUNDED = 1e12;
 
@@ -79,11 +80,7 @@ export async function startBillingFake(secret: string, answer: (r: Seen) => Answ
     }),
   };
   const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
-      const url = new URL(req.url ?? '/', 'http://fake');
+    onRequest(req, (body, url) => {
       const r: Seen = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, body, params: parse(req.headers['content-type'], body), billed: 0 };
       received.push(r);
       if (fake.down) {

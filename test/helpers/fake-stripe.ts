@@ -1,6 +1,6 @@
 // A loopback fake of the Stripe endpoints the proxy is tested against. It answers like Stripe (form bodies,
 // bearer secret key, Stripe-shaped errors) and records exactly what it received.
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface Received {
@@ -25,6 +25,13 @@ export interface FakeStripe {
 
 function stripeError(status: number, type: string, message: string): { status: number; body: unknown } {
   return { status, body: { error: { type, message } } };
+}
+
+/** Reads a request's body, then hands it on with the parsed URL: how every fake vendor here starts. */
+export function onRequest(req: IncomingMessage, then: (body: string, url: URL) => void): void {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => then(Buffer.concat(chunks).toString('utf8'), new URL(req.url ?? '/', 'http://fake')));
 }
 
 export async function startFakeStripe(secret = 'sk_test_fake_0123456789'): Promise<FakeStripe> {
@@ -108,11 +115,7 @@ export async function startFakeStripe(secret = 'sk_test_fake_0123456789'): Promi
   };
 
   const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
-      const url = new URL(req.url ?? '/', 'http://fake');
+    onRequest(req, (body, url) => {
       const r: Received = {
         method: req.method ?? 'GET',
         path: url.pathname,
