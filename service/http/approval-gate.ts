@@ -174,7 +174,7 @@ export function createApprovalGate(deps: ProxyDeps, trouble: TroubleLog) {
   }
 
   return async function gate(x: GateInput): Promise<GateResult> {
-    const why = approvalNeeded(x.key, x.micros, x.canonical.method, x.canonical.segments);
+    const why = approvalNeeded(x.key, x.micros, x.canonical.method, x.canonical.segments, x.vendor);
     if (!why) return undefined;
     const hash = approvalHash(x.plan, x.vendor, x.canonical);
     const now = x.a.now;

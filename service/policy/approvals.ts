@@ -2,8 +2,9 @@
 // their `approval_endpoints`. What the caller is told, while it waits and after a person decided, is said here once;
 // http/approval-gate.ts carries it out and store/approvals.ts keeps the approvals.
 import { ApiError, type ErrorDetails } from '../errors';
-import { matchEndpoint, pattern } from '../vendors/endpoints';
+import { matchEndpoint, pattern, type EndpointPattern } from '../vendors/endpoints';
 import { microsToUsd } from '../vendors/currency';
+import type { VendorAdapter } from '../vendors/types';
 import type { KeyRecord } from './keys';
 
 /** How long an approval request stands, and an approval may be used, from the moment it was asked for. */
@@ -39,17 +40,31 @@ export function statusAt(a: Pick<ApprovalRecord, 'status' | 'expiresAt'>, now: n
 const usd = (micros: number): string => `$${microsToUsd(micros).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 6 })}`;
 
 /**
+ * Whether a call is one of the endpoints listed for approval, however it is spelled: under any spelling the vendor
+ * serves it by (Twilio's `Calls`, `Calls.json`, `Calls.xml`), and in any case. A list that asks for a person must
+ * not be stepped around by an alias the allowlist's `*` lets through.
+ */
+function listedFor(p: EndpointPattern, method: string, segments: readonly string[], vendor: Pick<VendorAdapter, 'routeSegments'>): boolean {
+  if (matchEndpoint(p, method, segments) !== 'none') return true;
+  const spell = vendor.routeSegments;
+  if (!spell || p.segments === 'any') return false;
+  const last = p.segments[p.segments.length - 1];
+  const normal: EndpointPattern = last?.kind === 'literal' ? { ...p, segments: [...p.segments.slice(0, -1), { kind: 'literal', value: spell([last.value])[0] ?? last.value }] } : p;
+  return matchEndpoint(normal, method, spell(segments)) !== 'none';
+}
+
+/**
  * Why this call needs a person's approval, or undefined when it does not: above the key's threshold or its budget's,
  * or one of their approval endpoints.
  */
-export function approvalNeeded(key: KeyRecord, micros: number, method: string, segments: readonly string[]): string | undefined {
+export function approvalNeeded(key: KeyRecord, micros: number, method: string, segments: readonly string[], vendor: Pick<VendorAdapter, 'routeSegments'>): string | undefined {
   const rules = [
     { whose: 'this key', above: key.policy.approval_above_micros, endpoints: key.policy.approval_endpoints },
     ...(key.budget?.approval ? [{ whose: `the shared budget ${key.budget.id}`, above: key.budget.approval.aboveMicros, endpoints: key.budget.approval.endpoints }] : []),
   ];
   for (const r of rules) {
     if (r.above !== undefined && micros > r.above) return `it is priced at ${usd(micros)}, above ${usd(r.above)}, the most ${r.whose} spends on one call without a person's approval`;
-    const listed = r.endpoints?.find((source) => matchEndpoint(pattern(source), method, segments) === 'exact');
+    const listed = r.endpoints?.find((source) => listedFor(pattern(source), method, segments, vendor));
     if (listed) return `${r.whose} asks a person to approve every call of ${listed}`;
   }
   return undefined;
