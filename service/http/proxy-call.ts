@@ -235,7 +235,9 @@ export function createAttempt(deps: ProxyDeps, keys: KeyCache, trouble: TroubleL
         const under = underApproval(reserved, gated.approval, vendor.idempotencyHeader !== undefined);
         try {
           // One call uses an approval; another identical call racing it asks anew (the next round).
-          if (await useApproval(db, { approvalId: gated.approval.id, audit: under.reservation.audit, now: deps.clock() })) {
+          const used = await useApproval(db, { approvalId: gated.approval.id, audit: under.reservation.audit, now: deps.clock(), guard: under.reservation.guard });
+          if (used === 'stale') return 'stale';
+          if (used === 'used') {
             approved = gated.approval;
             reserved = under;
             idempotencyKey = under.reservation.audit.idempotencyKey ?? undefined;

@@ -7,6 +7,7 @@ import type { ApprovalRecord, ApprovalStatus } from '../policy/approvals';
 import { auditValues, type AuditEntry } from './audit';
 import type { Db } from './db';
 import { moneyPath } from './executor';
+import type { EpochGuard } from './ledger';
 import { DECIDE_APPROVAL, USE_APPROVAL } from './steps';
 
 interface ApprovalRow {
@@ -132,13 +133,14 @@ export async function listApprovals(db: Db, workspaceId: string, f: ApprovalFilt
 }
 
 /**
- * Uses an approval for the call it approved, with that call's audit row: false when it is no longer approved and
- * unexpired (another call used it, a person withdrew it, it expired).
+ * Uses an approval for the call it approved, with that call's audit row: unusable when it is no longer approved and
+ * unexpired (another call used it, a person withdrew it, it expired); stale when the key was read under an older
+ * policy epoch (revoked or changed since), so that the call is decided again with the key as it is now.
  */
-export async function useApproval(db: Db, u: { approvalId: string; audit: AuditEntry; now: number }): Promise<boolean> {
-  const item = { approvalId: u.approvalId, auditId: u.audit.id, now: u.now, audit: auditValues(u.audit) };
+export async function useApproval(db: Db, u: { approvalId: string; audit: AuditEntry; now: number; guard?: EpochGuard | undefined }): Promise<'used' | 'unusable' | 'stale'> {
+  const item = { approvalId: u.approvalId, auditId: u.audit.id, now: u.now, audit: auditValues(u.audit), guard: u.guard ?? null };
   const o = await moneyPath(db).durable.push({ first: { program: USE_APPROVAL, item } }, []);
-  return o?.refused === undefined;
+  return o?.refused === undefined ? 'used' : o.refused === 'stale' ? 'stale' : 'unusable';
 }
 
 export type ApprovalDecision = { to: 'approved'; by: string; reason: string | null } | { to: 'denied'; by: string; reason: string | null; fromApproved: boolean } | { to: 'expired' };

@@ -205,10 +205,12 @@ export const RESOLVE: Program = {
   ],
 };
 
-/** A call forwarded under its approval: the approval used (once), and the call's audit row. */
+/** A call forwarded under its approval: the key's epoch checked, the approval used (once), and the call's audit row. */
 export const USE_APPROVAL: Program = {
   name: 'use_approval',
   steps: [
+    // A key read under an older policy epoch (revoked or changed since) uses nothing: the call is decided again.
+    { name: 'epoch', if: 'guard', sql: SQL.epoch, args: ['guard.workspaceId', 'guard.epoch:bigint'], refuse: { reason: 'stale' } },
     { name: 'use', sql: SQL.useApproval, args: ['auditId', 'approvalId', 'now:bigint'], refuse: { reason: 'unusable' } },
     { name: 'audit', if: 'audit', sql: INSERT_AUDIT, args: AUDIT_ARGS },
   ],

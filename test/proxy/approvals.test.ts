@@ -256,6 +256,20 @@ describeEachStore('approvals', (storeName) => {
       expect([a.status, b.status].sort()).toEqual([200, 403]);
       expect(intents()).toBe(before + 1);
       expect(await spent(key.id)).toBe(2200 + 2200); // the forwarded call, and the other's new request
+
+      // Approved, then the key is revoked on the twin: this instance (which has the key cached) sends nothing.
+      const other = await issue({ label: 'revoked-later' });
+      const warm = await charge(other.vault_key, 10_000);
+      expect(warm.status).toBe(200);
+      const pending = (await charge(other.vault_key, 230_000)).body.error?.approval_id as string;
+      await svc.admin().post(`/approvals/${pending}/approve`).send({}).expect(200);
+      const revoked = await fetch(`${twin.url}/vault/keys/${other.id}`, { method: 'DELETE', headers: { authorization: `Bearer kb_test_admin_key_0123456789abcdef` } });
+      expect(revoked.status).toBe(200);
+      const sentBefore = intents();
+      const refused = await charge(other.vault_key, 230_000);
+      expect([refused.status, refused.body.error?.code]).toEqual([401, 'vault_key_revoked']);
+      expect(intents()).toBe(sentBefore);
+      expect((await svc.admin().get(`/approvals/${pending}`)).body.status).toBe('approved');
     } finally {
       await twin?.close();
     }
