@@ -8,6 +8,7 @@ import { workspaceForAdminKey } from '../store/admin-keys';
 import type { CredentialResolver } from '../store/credentials';
 import { gauges, type Db } from '../store/db';
 import { getBudget } from '../store/budgets';
+import { withdrawApprovals } from '../store/approvals';
 import { getKey, insertKey, listKeys, revokeKeys, updateKey, type StoredKey } from '../store/keys';
 import { record, spentIn, spentInMany } from '../store/ledger';
 import { microsToUsd, usdToMicros } from '../vendors/currency';
@@ -205,10 +206,11 @@ export function createAdminRouter(deps: AdminDeps): Router {
     });
   });
 
-  /** Revokes, then announces key.revoked for each key this call revoked. */
+  /** Revokes, withdraws what the keys wait for approval of, then announces key.revoked for each key this call revoked. */
   const revoke = async (req: Request, by: { ids: string[] } | { labelPrefix: string }): Promise<string[]> => {
     const now = clock();
     const ids = await revokeKeys(db, ws(req), by, now);
+    await withdrawApprovals(db, ws(req), ids, 'the key was revoked', now);
     const keys = (await Promise.all(ids.map((id) => getKey(db, ws(req), id)))).filter((k): k is StoredKey => k !== undefined);
     await record(db, { alerts: alertRows(ws(req), keys.map((k) => keyEvent('key.revoked', k, now)), deps.webhooks, now) });
     deps.log.info({ key_ids: ids.slice(0, 50), revoked: ids.length, ...('labelPrefix' in by ? { label_prefix: by.labelPrefix } : {}) }, 'vault keys revoked');

@@ -32,6 +32,8 @@ export interface GateInput {
   a: Attempt;
   outcome: Outcome;
   elapsed: () => number;
+  /** The key was read from this instance's cache: a refusal is checked against the key as stored now first. */
+  cached: boolean;
 }
 
 /**
@@ -181,6 +183,9 @@ export function createApprovalGate(deps: ProxyDeps, trouble: TroubleLog) {
     const found = await latestApproval(db, x.key.id, hash);
     const status = found ? statusAt(found, now) : undefined;
     if (found && status === 'approved' && x.micros <= found.amountMicros) return { approval: found };
+    // Anything but using an approval (whose statement checks the key's epoch) or asking (whose reservation does) is
+    // decided with the key as stored now, before any wait: it may have been revoked or changed on another instance.
+    if (found && x.cached) return 'stale';
     if (found && status === 'pending') {
       const decided = await waitFor(x, found);
       return settleOn(x, decided, why, decided.status === 'pending', undefined);

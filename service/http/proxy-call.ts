@@ -225,7 +225,7 @@ export function createAttempt(deps: ProxyDeps, keys: KeyCache, trouble: TroubleL
       for (let tries = 0; tries < 2 && !approved; tries++) {
         let gated: Awaited<ReturnType<typeof approvalGate>>;
         try {
-          gated = await approvalGate({ req, res, vendor, key, plan, canonical, micros: decision.micros, basis: decision.basis, reserved, a, outcome, elapsed });
+          gated = await approvalGate({ req, res, vendor, key, plan, canonical, micros: decision.micros, basis: decision.basis, reserved, a, outcome, elapsed, cached: cached && a.round === 0 });
         } catch (err) {
           return storeFailed(err);
         }

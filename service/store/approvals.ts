@@ -172,6 +172,18 @@ export async function decideApproval(db: Db, a: StoredApproval, d: ApprovalDecis
   return o?.refused === undefined;
 }
 
+/**
+ * Withdraws what revoked keys still wait for or were approved for: each denied (`by` says why), its reservation
+ * released, so that a shared budget does not hold the amount of calls that will never be made.
+ */
+export async function withdrawApprovals(db: Db, workspaceId: string, keyIds: readonly string[], reason: string, now: number): Promise<number> {
+  if (keyIds.length === 0) return 0;
+  const rows = (await db.knex('approvals').where({ workspace_id: workspaceId }).whereIn('key_id', keyIds).whereIn('status', ['pending', 'approved']).andWhere('expires_at', '>', now)) as ApprovalRow[];
+  let n = 0;
+  for (const row of rows) if (await decideApproval(db, toApproval(row), { to: 'denied', by: 'revocation', reason, fromApproved: true }, now)) n++;
+  return n;
+}
+
 /** Expires the requests past their lifetime, releasing their reservations; a few at a time (housekeeping). */
 export async function expireApprovals(db: Db, now: number, limit = 200): Promise<number> {
   const rows = (await db.knex('approvals').whereIn('status', ['pending', 'approved']).andWhere('expires_at', '<=', now).orderBy('expires_at').limit(limit)) as ApprovalRow[];

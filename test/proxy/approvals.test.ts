@@ -269,7 +269,9 @@ describeEachStore('approvals', (storeName) => {
       const refused = await charge(other.vault_key, 230_000);
       expect([refused.status, refused.body.error?.code]).toEqual([401, 'vault_key_revoked']);
       expect(intents()).toBe(sentBefore);
-      expect((await svc.admin().get(`/approvals/${pending}`)).body.status).toBe('approved');
+      // Revoking withdrew it: denied, and what it reserved released.
+      expect((await svc.admin().get(`/approvals/${pending}`)).body).toMatchObject({ status: 'denied', decided_by: 'revocation', reason: 'the key was revoked' });
+      expect(await spent(other.id)).toBe(100);
     } finally {
       await twin?.close();
     }
