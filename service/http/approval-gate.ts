@@ -186,7 +186,8 @@ export function createApprovalGate(deps: ProxyDeps, trouble: TroubleLog) {
     // Anything but using an approval (whose statement checks the key's epoch) or asking (whose reservation does) is
     // decided with the key as stored now, before any wait: it may have been revoked or changed on another instance.
     if (found && x.cached) return 'stale';
-    if (found && status === 'pending') {
+    // Pending for as much or more: wait for it (a call priced higher since is a request of its own).
+    if (found && status === 'pending' && x.micros <= found.amountMicros) {
       const decided = await waitFor(x, found);
       return settleOn(x, decided, why, decided.status === 'pending', undefined);
     }
