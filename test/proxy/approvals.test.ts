@@ -130,6 +130,23 @@ describeEachStore('approvals', (storeName) => {
     expect(await spent(key.id)).toBe(1500);
   });
 
+  test('a confirm priced higher than its pending request (the intent grew meanwhile) is a request of its own', async () => {
+    const key = await issue({ allowed_endpoints: ['POST /v1/payment_intents/{id}/confirm'] });
+    const intent = { id: 'pi_grows', object: 'payment_intent', amount: 100_000, currency: 'usd', status: 'requires_confirmation' };
+    fake.seed(intent);
+    const first = await call(svc.url, '/stripe/v1/payment_intents/pi_grows/confirm', { key: key.vault_key, form: '' });
+    expect([first.status, first.body.error?.code, first.body.error?.amount_usd]).toEqual([403, 'approval_required', 1000]);
+    intent.amount = 200_000;
+    const second = await call(svc.url, '/stripe/v1/payment_intents/pi_grows/confirm', { key: key.vault_key, form: '' });
+    expect([second.status, second.body.error?.code, second.body.error?.amount_usd]).toEqual([403, 'approval_required', 2000]);
+    expect(second.body.error?.approval_id).not.toBe(first.body.error?.approval_id);
+    // Approving the $1,000 request does not let the $2,000 confirm through.
+    await svc.admin().post(`/approvals/${first.body.error?.approval_id as string}/approve`).send({}).expect(200);
+    const third = await call(svc.url, '/stripe/v1/payment_intents/pi_grows/confirm', { key: key.vault_key, form: '' });
+    expect([third.status, third.body.error?.approval_id]).toEqual([403, second.body.error?.approval_id]);
+    expect(fake.received.filter((r) => r.path === '/v1/payment_intents/pi_grows/confirm')).toHaveLength(0);
+  });
+
   test('approval_endpoints: every call of them waits, whatever its price; PATCH changes the rules', async () => {
     const key = await issue({ approval_above_usd: null, approval_endpoints: ['POST /v1/refunds'], daily_usd_cap: 20_000 });
     expect((await svc.admin().get(`/vault/keys/${key.id}`)).body).toMatchObject({ approval_endpoints: ['POST /v1/refunds'], approval_wait: 0 });
