@@ -37,7 +37,8 @@ export interface McpDeps {
 }
 
 /** Headers a tool call carries on to the proxy: the key, and what ties the call to a run, a conversation, a user. */
-const CARRIED = ['authorization', 'x-keybrake-run-id', 'x-keybrake-conversation-id', 'x-keybrake-user'];
+// The host too: links Keybrake writes for the call (an approval's) point where the client reached it.
+const CARRIED = ['authorization', 'host', 'x-keybrake-run-id', 'x-keybrake-conversation-id', 'x-keybrake-user'];
 const MAX_BODY = 1024 * 1024;
 
 function rpcError(res: ServerResponse, status: number, code: number, message: string, headers: Record<string, string> = {}): void {

@@ -92,13 +92,16 @@ describeEachStore('MCP server', (storeName) => {
   });
 
   test('a call that needs approval is an error result the model can pass on; approved, the same tool call is sent', async () => {
-    const key = await svc.issueKey({ vendor: 'stripe', daily_usd_cap: 100, allowed_endpoints: ['POST /v1/payment_intents'], approval_above_usd: 20 });
+    const key = await svc.issueKey({ vendor: 'stripe', daily_usd_cap: 100, allowed_endpoints: ['POST /v1/payment_intents'], approval_above_usd: 20, webhook_url: 'http://127.0.0.1:9/hook' });
     const s = await mcpSession(svc.url, key.vault_key);
     const before = fake.received.length;
     const asked = await s.call('stripe_create_payment_intent', { amount: 4000, currency: 'usd' });
     expect(asked).toMatchObject({ isError: true, text: expect.stringMatching(/asks a person to approve POST \/v1\/payment_intents for \$40\.00.*call again with the same arguments once it is approved/) });
     expect(fake.received.length).toBe(before);
     const id = /Approval (apr_[A-Za-z0-9]+) is pending/.exec(asked.text)?.[1];
+    // The alert's links point where the MCP client reached Keybrake.
+    const event = (await (await svc.db()).knex('webhook_events').where('event_key', `approval.requested:${id!}`).first()) as { payload: string };
+    expect((JSON.parse(event.payload) as { data: { approve_url: string } }).data.approve_url.startsWith(`${svc.url}/approvals/${id!}/review?`)).toBe(true);
     await svc.admin().post(`/approvals/${id!}/approve`).send({}).expect(200);
     expect((await s.call('stripe_create_payment_intent', { amount: 4000, currency: 'usd' })).isError).toBe(false);
     expect(fake.received.length).toBe(before + 1);
