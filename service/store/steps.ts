@@ -51,8 +51,6 @@ export const SPENT_PLACEHOLDER = '__kb_spent_usd__';
 
 /** The audit row's values, by position (auditValues() in audit.ts), typed for PostgreSQL. */
 const AUDIT_ARGS = AUDIT_COLUMNS.map(([, type], i) => `audit.${i}${type === 'text' ? '' : `:${type}`}`);
-const DELIVERY_ARGS = ['$.id', '$.eventId', '$.workspaceId', '$.url', '$.createdAt:bigint', '$.createdAt:bigint', '$.eventId'];
-const EVENT_ARGS = ['$.id', '$.workspaceId', '$.eventKey', '$.type', '$.keyId', '$.payload', '$.createdAt:bigint'];
 
 export const SQL = {
   // A workspace without a row is at epoch 0, as a key read from it was.
@@ -118,6 +116,17 @@ export const SQL = {
              SELECT ?, ?, ?, ?, 'pending', 0, ?, ? WHERE EXISTS (SELECT 1 FROM webhook_events WHERE id = ?)`,
 } as const;
 
+/** Steps several programs share. */
+const STEP = {
+  // A key read under another policy epoch (revoked or changed since) writes nothing: the call is decided again.
+  epoch: { name: 'epoch', if: 'guard', sql: SQL.epoch, args: ['guard.workspaceId', 'guard.epoch:bigint'], refuse: { reason: 'stale' } },
+  audit: { name: 'audit', if: 'audit', sql: INSERT_AUDIT, args: AUDIT_ARGS },
+  event: { name: 'event', each: 'events', sql: SQL.event, args: ['$.id', '$.workspaceId', '$.eventKey', '$.type', '$.keyId', '$.payload', '$.createdAt:bigint'] },
+  delivery: { name: 'delivery', each: 'deliveries', sql: SQL.delivery, args: ['$.id', '$.eventId', '$.workspaceId', '$.url', '$.createdAt:bigint', '$.createdAt:bigint', '$.eventId'] },
+  // Every spend row the call reserved on, moved by the same difference.
+  adjust: { name: 'adjust', each: 'caps', sql: SQL.adjust, args: ['$.subjectId', '$.windowStart', 'delta:bigint'] },
+} satisfies Record<string, Step>;
+
 /**
  * A reservation (ledger.ts builds its item): the key's policy epoch (a key read under another epoch writes nothing),
  * the dedupe claim, the rate window, each cap (never more than the cap), then, when all of them took the call, its
@@ -127,7 +136,7 @@ export const SQL = {
 export const RESERVE: Program = {
   name: 'reserve',
   steps: [
-    { name: 'epoch', if: 'guard', sql: SQL.epoch, args: ['guard.workspaceId', 'guard.epoch:bigint'], refuse: { reason: 'stale' } },
+    STEP.epoch,
     {
       name: 'claim',
       if: 'dedupe',
@@ -144,7 +153,7 @@ export const RESERVE: Program = {
       refuse: { reason: 'cap', read: { sql: SQL.spent, args: ['$.subjectId', '$.windowStart'] } },
       keep: 'spent_micros',
     },
-    { name: 'audit', if: 'audit', sql: INSERT_AUDIT, args: AUDIT_ARGS },
+    STEP.audit,
     {
       name: 'approval',
       if: 'approval',
@@ -154,32 +163,28 @@ export const RESERVE: Program = {
         'approval.amountMicros:bigint', 'approval.summary', 'approval.createdAt:bigint', 'approval.expiresAt:bigint', 'approval.auditId', 'approval.reservedCaps', 'micros:bigint',
       ],
     },
-    { name: 'event', each: 'events', sql: SQL.event, args: EVENT_ARGS },
+    STEP.event,
     {
       name: 'threshold',
       each: 'thresholds',
       sql: SQL.threshold,
       args: ['$.id', '$.workspaceId', '$.eventKey', '$.type', '$.keyId', '$.payload', '$.createdAt:bigint', '$.subjectId', '$.windowStart', '$.minSpentMicros:bigint'],
     },
-    { name: 'delivery', each: 'deliveries', sql: SQL.delivery, args: DELIVERY_ARGS },
+    STEP.delivery,
   ],
 };
 
 /** What a call records on its own (a refusal): its audit row and the alert events it raised, each event once. */
 export const RECORD: Program = {
   name: 'record',
-  steps: [
-    { name: 'audit', if: 'audit', sql: INSERT_AUDIT, args: AUDIT_ARGS },
-    { name: 'event', each: 'events', sql: SQL.event, args: EVENT_ARGS },
-    { name: 'delivery', each: 'deliveries', sql: SQL.delivery, args: DELIVERY_ARGS },
-  ],
+  steps: [STEP.audit, STEP.event, STEP.delivery],
 };
 
 /** A settlement: every cap moved by the difference, the vendor object counted, the dedupe claim and audit row completed. */
 export const SETTLE: Program = {
   name: 'settle',
   steps: [
-    { name: 'adjust', each: 'caps', sql: SQL.adjust, args: ['$.subjectId', '$.windowStart', 'delta:bigint'], keep: 'spent_micros' },
+    { ...STEP.adjust, keep: 'spent_micros' },
     { name: 'counted', if: 'counted', sql: SQL.counted, args: ['counted.workspaceId', 'counted.vendor', 'counted.objectId', 'counted.micros:bigint', 'now:bigint'] },
     { name: 'replay', if: 'replay', sql: SQL.replay, args: ['replay.status:int', 'replay.response', 'replay.keyId', 'replay.hash', 'auditId'] },
     { name: 'forget', if: 'forget', sql: SQL.forget, args: ['forget.keyId', 'forget.hash', 'auditId'] },
@@ -199,7 +204,7 @@ export const RESOLVE: Program = {
   name: 'resolve',
   steps: [
     { name: 'resolve', sql: SQL.resolve, args: ['state', 'note', 'finalMicros:bigint', 'objectId', 'auditId'], refuse: { reason: 'resolved' } },
-    { name: 'adjust', each: 'caps', sql: SQL.adjust, args: ['$.subjectId', '$.windowStart', 'delta:bigint'] },
+    STEP.adjust,
     { name: 'replay', if: 'replay', sql: SQL.resolveReplay, args: ['replay.status:int', 'replay.response', 'auditId'] },
     { name: 'forget', if: 'forget', sql: SQL.resolveForget, args: ['auditId'] },
   ],
@@ -209,10 +214,9 @@ export const RESOLVE: Program = {
 export const USE_APPROVAL: Program = {
   name: 'use_approval',
   steps: [
-    // A key read under an older policy epoch (revoked or changed since) uses nothing: the call is decided again.
-    { name: 'epoch', if: 'guard', sql: SQL.epoch, args: ['guard.workspaceId', 'guard.epoch:bigint'], refuse: { reason: 'stale' } },
+    STEP.epoch,
     { name: 'use', sql: SQL.useApproval, args: ['auditId', 'approvalId', 'now:bigint'], refuse: { reason: 'unusable' } },
-    { name: 'audit', if: 'audit', sql: INSERT_AUDIT, args: AUDIT_ARGS },
+    STEP.audit,
   ],
 };
 
@@ -221,7 +225,7 @@ export const DECIDE_APPROVAL: Program = {
   name: 'decide_approval',
   steps: [
     { name: 'decide', sql: SQL.decideApproval, args: ['to', 'now:bigint', 'by', 'reason', 'id', 'from.0', 'from.1', 'after:bigint', 'until:bigint'], refuse: { reason: 'decided' } },
-    { name: 'release', each: 'caps', sql: SQL.adjust, args: ['$.subjectId', '$.windowStart', 'delta:bigint'] },
+    STEP.adjust,
   ],
 };
 
