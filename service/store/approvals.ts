@@ -7,7 +7,7 @@ import type { ApprovalRecord, ApprovalStatus } from '../policy/approvals';
 import { auditValues, type AuditEntry } from './audit';
 import type { Db } from './db';
 import { moneyPath } from './executor';
-import type { EpochGuard } from './ledger';
+import { lockKeys, spendRowsOf, type EpochGuard } from './ledger';
 import { DECIDE_APPROVAL, USE_APPROVAL } from './steps';
 
 interface ApprovalRow {
@@ -152,7 +152,7 @@ export type ApprovalDecision = { to: 'approved'; by: string; reason: string | nu
  */
 export async function decideApproval(db: Db, a: StoredApproval, d: ApprovalDecision, now: number): Promise<boolean> {
   const release = d.to !== 'approved';
-  const caps = release && a.reservedMicros > 0 ? a.reservedCaps.map(([subjectId, windowStart]) => ({ subjectId, windowStart })) : [];
+  const caps = release && a.reservedMicros > 0 ? spendRowsOf(a.reservedCaps) : [];
   const from = d.to === 'expired' ? ['pending', 'approved'] : d.to === 'denied' && d.fromApproved ? ['pending', 'approved'] : ['pending', 'pending'];
   const item = {
     id: a.id,
@@ -167,8 +167,7 @@ export async function decideApproval(db: Db, a: StoredApproval, d: ApprovalDecis
     caps,
     delta: -a.reservedMicros,
   };
-  const rows = caps.map((c) => `${c.subjectId}\u0000${c.windowStart}`);
-  const o = await moneyPath(db).durable.push({ first: { program: DECIDE_APPROVAL, item } }, rows);
+  const o = await moneyPath(db).durable.push({ first: { program: DECIDE_APPROVAL, item } }, lockKeys(caps));
   return o?.refused === undefined;
 }
 

@@ -84,8 +84,17 @@ function resultOf(r: Reservation, o: Outcome | undefined): ReserveResult {
   return { ok: false, refusal: { kind: cap.kind, spentMicros: Number(o.detail?.spent_micros ?? 0), cap } };
 }
 
-/** The spend rows a job writes: the one order every batch takes them in. */
-const rowsOf = (caps: readonly CapCheck[]): string[] => caps.map((c) => `${c.subjectId}\u0000${c.windowStart}`);
+/** A spend row: a cap's subject and window. */
+export interface SpendRow {
+  subjectId: string;
+  windowStart: string;
+}
+
+/** The spend rows a job writes, as the batcher's lock keys: the one order every batch takes them in. */
+export const lockKeys = (rows: readonly SpendRow[]): string[] => rows.map((c) => `${c.subjectId}\u0000${c.windowStart}`);
+
+/** Spend rows as a call or an approval stores them (`reserved_caps`: [subject, window] pairs). */
+export const spendRowsOf = (pairs: readonly [string, string][]): SpendRow[] => pairs.map(([subjectId, windowStart]) => ({ subjectId, windowStart }));
 
 /**
  * Reserves: the epoch check, the dedupe claim, the rate window, every cap, the audit row and the thresholds reached,
@@ -113,7 +122,7 @@ export async function reserve(db: Db, r: Reservation): Promise<ReserveResult> {
       return result.ok || 'stale' in result ? [] : recordCalls(r.refused(result.refusal));
     },
   };
-  return resultOf(r, await moneyPath(db).durable.push(job, rowsOf(caps)));
+  return resultOf(r, await moneyPath(db).durable.push(job, lockKeys(caps)));
 }
 
 /** Writes a call's records on their own (a refusal before any reservation; events raised elsewhere). */
@@ -172,7 +181,7 @@ export async function settle(db: Db, s: Settlement): Promise<void> {
     },
   };
   const records = s.records;
-  await moneyPath(db).lazy.push({ first: { program: SETTLE, item }, after: records ? (o) => recordCalls(records(o?.kept ?? [])) : undefined }, rowsOf(caps));
+  await moneyPath(db).lazy.push({ first: { program: SETTLE, item }, after: records ? (o) => recordCalls(records(o?.kept ?? [])) : undefined }, lockKeys(caps));
 }
 
 export interface Resolution {
@@ -196,7 +205,7 @@ export interface Resolution {
  */
 export async function resolve(db: Db, r: Resolution): Promise<boolean> {
   const delta = r.finalMicros - r.reservedMicros;
-  const caps = delta === 0 ? [] : r.caps.map(([subjectId, windowStart]) => ({ subjectId, windowStart }));
+  const caps = delta === 0 ? [] : spendRowsOf(r.caps);
   const item: Item = {
     auditId: r.auditId,
     state: r.state,
@@ -208,8 +217,7 @@ export async function resolve(db: Db, r: Resolution): Promise<boolean> {
     replay: r.state === 'settled' ? (r.replay ?? null) : null,
     forget: r.state === 'released' ? true : null,
   };
-  const rows = caps.map((c) => `${c.subjectId}\u0000${c.windowStart}`);
-  const o = await moneyPath(db).durable.push({ first: { program: RESOLVE, item } }, rows);
+  const o = await moneyPath(db).durable.push({ first: { program: RESOLVE, item } }, lockKeys(caps));
   return o?.refused === undefined;
 }
 
