@@ -10,7 +10,7 @@ import type { ApiError } from '../errors';
 import { approvalExpired, approvalDenied, approvalNeeded, approvalRequired, APPROVAL_TTL_MS, statusAt } from '../policy/approvals';
 import type { Refusal } from '../policy/refusals';
 import { approvalHash, approvalIdempotencyKey, type CallPlan, type ReservePlan } from '../proxy/plan';
-import { decideApproval, getApproval, latestApproval, type StoredApproval } from '../store/approvals';
+import { decideApproval, getApproval, latestApproval, useApproval, type StoredApproval } from '../store/approvals';
 import type { StoredKey } from '../store/keys';
 import { record, reserve } from '../store/ledger';
 import type { CanonicalRequest, VendorAdapter } from '../vendors/types';
@@ -37,16 +37,20 @@ export interface GateInput {
 }
 
 /**
- * How the gate let the call through: not needed (undefined), under an approval (to be used, once), or not at all:
- * answered, refused by a cap (the caller answers as for any reservation), or decided on a stale key.
+ * How the gate let the call through: not needed (undefined), under its approval (used, once: the call goes on with
+ * the approval's reservation), or not at all: answered, refused by a cap (the caller answers as for any
+ * reservation), or to be decided again with the key as stored now.
  */
-export type GateResult = undefined | { approval: StoredApproval } | 'answered' | 'stale' | { refused: Refusal };
+export type GateResult = undefined | { approval: StoredApproval; reserved: ReservePlan } | 'answered' | 'stale' | { refused: Refusal };
+
+/** What the approvals say of the call, before an approval found for it is used. */
+type Consulted = undefined | { approval: StoredApproval } | 'answered' | 'stale' | { refused: Refusal };
 
 /**
  * The reservation of a call forwarded under its approval: what the approval reserved, against the spend rows it
  * reserved on (the settlement moves them), with the approval's id on the audit row and its idempotency key.
  */
-export function underApproval(reserved: ReservePlan, approval: StoredApproval, idempotent: boolean): ReservePlan {
+function underApproval(reserved: ReservePlan, approval: StoredApproval, idempotent: boolean): ReservePlan {
   const caps = approval.reservedCaps.map(([subjectId, windowStart]) => reserved.limits.caps.find((c) => c.subjectId === subjectId && c.windowStart === windowStart) ?? { kind: 'daily' as const, subjectId, windowStart, capMicros: Number.MAX_SAFE_INTEGER });
   const audit = {
     ...reserved.reservation.audit,
@@ -161,7 +165,7 @@ export function createApprovalGate(deps: ProxyDeps, trouble: TroubleLog) {
   }
 
   /** What the approval now says: go on under it, or the refusal to answer with. */
-  async function settleOn(x: GateInput, a: StoredApproval, why: string | undefined, waited: boolean, auditId: string | undefined): Promise<GateResult> {
+  async function settleOn(x: GateInput, a: StoredApproval, why: string | undefined, waited: boolean, auditId: string | undefined): Promise<Consulted> {
     const now = clock();
     const status = statusAt(a, now);
     if (status === 'approved' && x.micros <= a.amountMicros) return { approval: a };
@@ -175,7 +179,7 @@ export function createApprovalGate(deps: ProxyDeps, trouble: TroubleLog) {
     return answer(x, approvalRequired(a, why, waitedS), a.id, auditId);
   }
 
-  return async function gate(x: GateInput): Promise<GateResult> {
+  async function consult(x: GateInput): Promise<Consulted> {
     const why = approvalNeeded(x.key, x.micros, x.canonical.method, x.canonical.segments, x.vendor);
     if (!why) return undefined;
     const hash = approvalHash(x.plan, x.vendor, x.canonical);
@@ -215,5 +219,19 @@ export function createApprovalGate(deps: ProxyDeps, trouble: TroubleLog) {
     }
     const decided = await waitFor(x, approval);
     return settleOn(x, decided, why, true, undefined);
+  }
+
+  return async function gate(x: GateInput): Promise<GateResult> {
+    // An approval is used by one call: one that loses the race to an identical call asks anew. Never more than a few
+    // rounds, and never on without an approval: past them the call is decided again from the start.
+    for (let tries = 0; tries < 3; tries++) {
+      const consulted = await consult(x);
+      if (consulted === undefined || typeof consulted === 'string' || 'refused' in consulted) return consulted;
+      const reserved = underApproval(x.reserved, consulted.approval, x.vendor.idempotencyHeader !== undefined);
+      const used = await useApproval(db, { approvalId: consulted.approval.id, audit: reserved.reservation.audit, now: clock(), guard: reserved.reservation.guard });
+      if (used === 'stale') return 'stale';
+      if (used === 'used') return { approval: consulted.approval, reserved };
+    }
+    return 'stale';
   };
 }

@@ -9,18 +9,17 @@ import { limitsFor } from '../policy/limits';
 import { answerRefusal, perCallError, type RefusalAnswer } from '../policy/refusals';
 import { canonicalize } from '../proxy/canonical';
 import { UpstreamError, type UpstreamResponse } from '../proxy/forward';
-import { planCall, planForward, planReservation } from '../proxy/plan';
+import { approvalIdempotencyKey, planCall, planForward, planReservation } from '../proxy/plan';
 import { Scrubber } from '../proxy/scrub';
 import { planSettlement, type Answered } from '../proxy/settlement';
 import type { StoredKey } from '../store/keys';
-import { useApproval, type StoredApproval } from '../store/approvals';
 import { record, reserve, settle, settleLater, type ReserveResult } from '../store/ledger';
 import { unlock, type ObjectLock } from '../store/object-locks';
 import { microsToUsd } from '../vendors/currency';
 import { BodyError } from '../vendors/form';
 import type { CanonicalRequest, Lookups, VendorAdapter } from '../vendors/types';
 import { replayNote, send, sendError } from './answer';
-import { createApprovalGate, underApproval } from './approval-gate';
+import { createApprovalGate } from './approval-gate';
 import type { KeyCache } from './key-cache';
 import { performLookups } from './lookups';
 import { lockObject } from './object-lock';
@@ -220,33 +219,17 @@ export function createAttempt(deps: ProxyDeps, keys: KeyCache, trouble: TroubleL
         trouble.note(err as Error, 'reservation or audit write failed; nothing forwarded');
         sendError(res, new ApiError('store_unavailable', 'Keybrake cannot write its audit trail, so the call is refused (fail closed).'), a.auditId, a.audience);
       };
-      let idempotencyKey = reserved.dedupe?.idempotencyKey;
-      let approved: StoredApproval | undefined;
-      for (let tries = 0; tries < 2 && !approved; tries++) {
-        let gated: Awaited<ReturnType<typeof approvalGate>>;
-        try {
-          gated = await approvalGate({ req, res, vendor, key, plan, canonical, micros: decision.micros, basis: decision.basis, reserved, a, outcome, elapsed, cached: cached && a.round === 0 });
-        } catch (err) {
-          return storeFailed(err);
-        }
-        if (gated === undefined) break;
-        if (gated === 'answered' || gated === 'stale') return gated === 'stale' ? 'stale' : undefined;
-        if ('refused' in gated) return answerRefused(res, answerRefusal(gated.refused, reserved.refusalContext), a, outcome, logLine);
-        const under = underApproval(reserved, gated.approval, vendor.idempotencyHeader !== undefined);
-        try {
-          // One call uses an approval; another identical call racing it asks anew (the next round).
-          const used = await useApproval(db, { approvalId: gated.approval.id, audit: under.reservation.audit, now: deps.clock(), guard: under.reservation.guard });
-          if (used === 'stale') return 'stale';
-          if (used === 'used') {
-            approved = gated.approval;
-            reserved = under;
-            idempotencyKey = under.reservation.audit.idempotencyKey ?? undefined;
-          }
-        } catch (err) {
-          return storeFailed(err);
-        }
+      let gated: Awaited<ReturnType<typeof approvalGate>>;
+      try {
+        gated = await approvalGate({ req, res, vendor, key, plan, canonical, micros: decision.micros, basis: decision.basis, reserved, a, outcome, elapsed, cached: cached && a.round === 0 });
+      } catch (err) {
+        return storeFailed(err);
       }
-      if (!approved) {
+      if (gated === 'answered') return;
+      if (gated === 'stale') return 'stale';
+      if (gated && 'refused' in gated) return answerRefused(res, answerRefusal(gated.refused, reserved.refusalContext), a, outcome, logLine);
+      if (gated) reserved = gated.reserved;
+      else {
         let result: ReserveResult;
         try {
           result = await reserve(db, reserved.reservation);
@@ -255,6 +238,8 @@ export function createAttempt(deps: ProxyDeps, keys: KeyCache, trouble: TroubleL
         }
         if (!result.ok) return 'stale' in result ? 'stale' : answerRefused(res, answerRefusal(result.refusal, reserved.refusalContext), a, outcome, logLine);
       }
+      // Sent under an approval, the call carries the approval's idempotency key: the vendor acts on it once.
+      const idempotencyKey = gated ? approvalIdempotencyKey(gated.approval.id) : reserved.dedupe?.idempotencyKey;
 
       // 4. Forward exactly the canonical request.
       const answered = await forward(vendor, planForward(plan, canonical, vendor, credentials, idempotencyKey), credentials, logLine);
