@@ -9,6 +9,7 @@ import { budgetSpendByKey, getBudget, insertBudget, listBudgets, updateBudget, t
 import type { Db } from '../store/db';
 import { spentIn } from '../store/ledger';
 import { microsToUsd, usdToMicros } from '../vendors/currency';
+import { pattern } from '../vendors/endpoints';
 import { ApprovalFields, usd } from './key-policy';
 import { parseOrThrow } from './validate';
 
@@ -32,7 +33,7 @@ type ApprovalInput = { approval_above_usd?: number | null | undefined; approval_
 /** A budget's approval rules with a change applied (null removes a rule). */
 function approvalOf(current: ApprovalRules | undefined, input: ApprovalInput): ApprovalRules | undefined {
   const above = input.approval_above_usd === undefined ? current?.aboveMicros : input.approval_above_usd === null ? undefined : usdToMicros(input.approval_above_usd);
-  const endpoints = input.approval_endpoints === undefined ? current?.endpoints : (input.approval_endpoints ?? undefined);
+  const endpoints = input.approval_endpoints === undefined ? current?.endpoints : input.approval_endpoints?.map(pattern);
   return above === undefined && !endpoints ? undefined : { aboveMicros: above, endpoints };
 }
 
@@ -43,7 +44,7 @@ function budgetView(b: StoredBudget): Record<string, unknown> {
     daily_usd_cap: microsToUsd(b.dailyCapMicros),
     timezone: b.timezone,
     ...(b.approval?.aboveMicros !== undefined ? { approval_above_usd: microsToUsd(b.approval.aboveMicros) } : {}),
-    ...(b.approval?.endpoints ? { approval_endpoints: b.approval.endpoints } : {}),
+    ...(b.approval?.endpoints ? { approval_endpoints: b.approval.endpoints.map((p) => p.source) } : {}),
     created_at: new Date(b.createdAt).toISOString(),
   };
 }

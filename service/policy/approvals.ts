@@ -2,7 +2,7 @@
 // their `approval_endpoints`. What the caller is told, while it waits and after a person decided, is said here once;
 // http/approval-gate.ts carries it out and store/approvals.ts keeps the approvals.
 import { ApiError, type ErrorDetails } from '../errors';
-import { matchEndpoint, pattern, type EndpointPattern } from '../vendors/endpoints';
+import { matchEndpoint, type EndpointPattern } from '../vendors/endpoints';
 import { microsToUsd } from '../vendors/currency';
 import type { VendorAdapter } from '../vendors/types';
 import type { KeyRecord } from './keys';
@@ -59,13 +59,13 @@ function listedFor(p: EndpointPattern, method: string, segments: readonly string
  */
 export function approvalNeeded(key: KeyRecord, micros: number, method: string, segments: readonly string[], vendor: Pick<VendorAdapter, 'routeSegments'>): string | undefined {
   const rules = [
-    { whose: 'this key', above: key.policy.approval_above_micros, endpoints: key.policy.approval_endpoints },
+    { whose: 'this key', above: key.policy.approval_above_micros, endpoints: key.approvalEndpoints },
     ...(key.budget?.approval ? [{ whose: `the shared budget ${key.budget.id}`, above: key.budget.approval.aboveMicros, endpoints: key.budget.approval.endpoints }] : []),
   ];
   for (const r of rules) {
     if (r.above !== undefined && micros > r.above) return `it is priced at ${usd(micros)}, above ${usd(r.above)}, the most ${r.whose} spends on one call without a person's approval`;
-    const listed = r.endpoints?.find((source) => listedFor(pattern(source), method, segments, vendor));
-    if (listed) return `${r.whose} asks a person to approve every call of ${listed}`;
+    const listed = r.endpoints?.find((p) => listedFor(p, method, segments, vendor));
+    if (listed) return `${r.whose} asks a person to approve every call of ${listed.source}`;
   }
   return undefined;
 }

@@ -12,10 +12,10 @@ export interface BudgetRecord {
   approval?: ApprovalRules | undefined;
 }
 
-/** When a call waits for a person: priced above an amount, or one of some endpoints. */
+/** When a call waits for a person: priced above an amount, or one of some endpoints (parsed once, when read). */
 export interface ApprovalRules {
   aboveMicros?: number | undefined;
-  endpoints?: string[] | undefined;
+  endpoints?: EndpointPattern[] | undefined;
 }
 
 export interface KeyRecord {
@@ -28,6 +28,8 @@ export interface KeyRecord {
   policy: KeyPolicy;
   /** The policy's parameter rules with their endpoint patterns parsed. */
   paramRules: { pattern: EndpointPattern; fields: Record<string, FieldRule> }[];
+  /** The policy's approval_endpoints, parsed. */
+  approvalEndpoints: EndpointPattern[];
   budget: BudgetRecord | null;
   expiresAt: number | null;
   revokedAt: number | null;

@@ -29,7 +29,7 @@ const toBudget = (r: BudgetRow): StoredBudget => ({
 function policyColumn(b: Pick<BudgetRecord, 'approval'>): string | null {
   const a = b.approval;
   if (!a || (a.aboveMicros === undefined && !a.endpoints)) return null;
-  return JSON.stringify({ approval_above_micros: a.aboveMicros, approval_endpoints: a.endpoints });
+  return JSON.stringify({ approval_above_micros: a.aboveMicros, approval_endpoints: a.endpoints?.map((p) => p.source) });
 }
 
 export async function insertBudget(db: Db, workspaceId: string, b: StoredBudget): Promise<void> {

@@ -47,7 +47,7 @@ export function budgetApproval(policy: string | null | undefined): ApprovalRules
   if (!policy) return undefined;
   const p = JSON.parse(policy) as { approval_above_micros?: number; approval_endpoints?: string[] };
   if (p.approval_above_micros === undefined && !p.approval_endpoints) return undefined;
-  return { aboveMicros: p.approval_above_micros, endpoints: p.approval_endpoints };
+  return { aboveMicros: p.approval_above_micros, endpoints: p.approval_endpoints?.map(toPattern) };
 }
 
 function toBudget(row: BudgetColumns): BudgetRecord | null {
@@ -66,6 +66,7 @@ export function toKey(row: KeyRow & BudgetColumns): StoredKey {
     allowedEndpoints: (JSON.parse(row.allowed_endpoints) as string[]).map(toPattern),
     policy,
     paramRules: Object.entries(policy.params ?? {}).map(([source, fields]) => ({ pattern: toPattern(source), fields })),
+    approvalEndpoints: (policy.approval_endpoints ?? []).map(toPattern),
     budget: toBudget(row),
     expiresAt: row.expires_at === null ? null : Number(row.expires_at),
     revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),

@@ -15,6 +15,7 @@ const key = (over: Partial<KeyRecord> = {}, policy: KeyRecord['policy'] = {}): K
   allowedEndpoints: [pattern('*')],
   policy,
   paramRules: [],
+  approvalEndpoints: (policy.approval_endpoints ?? []).map(pattern),
   budget: null,
   expiresAt: null,
   revokedAt: null,
@@ -31,7 +32,7 @@ describe('approvalNeeded', () => {
   });
 
   test('a shared budget\'s rules apply to its keys, beside their own', () => {
-    const k = key({ budget: { id: 'bud_1', label: 'team', dailyCapMicros: 1e9, timezone: 'UTC', approval: { aboveMicros: 100_000_000, endpoints: ['POST /v1/refunds'] } } });
+    const k = key({ budget: { id: 'bud_1', label: 'team', dailyCapMicros: 1e9, timezone: 'UTC', approval: { aboveMicros: 100_000_000, endpoints: [pattern('POST /v1/refunds')] } } });
     expect(approvalNeeded(k, 150_000_000, 'POST', segs('/v1/payment_intents'), stripe)).toContain('the shared budget bud_1');
     expect(approvalNeeded(k, 0, 'POST', segs('/v1/refunds'), stripe)).toBe('the shared budget bud_1 asks a person to approve every call of POST /v1/refunds');
     expect(approvalNeeded(k, 50_000_000, 'POST', segs('/v1/payment_intents'), stripe)).toBeUndefined();

@@ -17,7 +17,7 @@ const NOW = Date.UTC(2026, 10, 27, 12);
 const key = (over: Partial<KeyRecord> = {}): KeyRecord => ({
   id: 'vk_1', workspaceId: 'default', vendor: 'stripe', label: 'x', dailyCapMicros: 200_000_000,
   allowedEndpoints: [p('POST /v1/payment_intents'), p('GET /v1/payment_intents/{id}'), p('POST /v1/refunds')],
-  policy: {}, paramRules: [], budget: null, expiresAt: NOW + 1000, revokedAt: null, createdAt: NOW - 1000, ...over,
+  policy: {}, paramRules: [], approvalEndpoints: [], budget: null, expiresAt: NOW + 1000, revokedAt: null, createdAt: NOW - 1000, ...over,
 });
 const req = (method: string, path: string, body: Record<string, string> = {}, headers: Record<string, string> = {}): CanonicalRequest => ({
   method, segments: path.slice(1).split('/'), path, query: {}, body, headers,

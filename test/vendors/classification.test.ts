@@ -109,7 +109,7 @@ describe('aliases the vendors also serve', () => {
   ])('Stripe %s %s is refused unless classified', (method, path) => {
     const found = findRoute(stripe, request(method, path));
     if ('route' in found && found.route) expect(['priced', 'refused', 'credential']).toContain(found.route.class);
-    const key = { id: 'vk_1', workspaceId: 'default', vendor: 'stripe', label: 'l', dailyCapMicros: 1e9, allowedEndpoints: [pattern('*')], policy: {}, paramRules: [], budget: null, expiresAt: null, revokedAt: null, createdAt: 0 };
+    const key = { id: 'vk_1', workspaceId: 'default', vendor: 'stripe', label: 'l', dailyCapMicros: 1e9, allowedEndpoints: [pattern('*')], policy: {}, paramRules: [], approvalEndpoints: [], budget: null, expiresAt: null, revokedAt: null, createdAt: 0 };
     const d = decide({ key, vendor: stripe, request: request(method, path), now: 1, pricing: { fx: BUILTIN_FX, prices: BUILTIN_PRICES } });
     expect(d.kind === 'deny' ? d.code : d.kind).toMatch(/^(cost_unknown|endpoint_not_allowed|lookup)$/);
   });
