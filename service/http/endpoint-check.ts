@@ -6,12 +6,12 @@ import { parseEndpointPattern, type EndpointPattern } from '../vendors/endpoints
 import { findRoute, isWrite } from '../vendors/classify';
 import type { VendorAdapter } from '../vendors/types';
 
-function bad(i: number, message: string): ApiError {
-  return new ApiError('invalid_request', `allowed_endpoints.${i}: ${message}`, { param: `allowed_endpoints.${i}` });
-}
-
-/** Parses and checks each entry; returns the patterns' sources and the warnings to show with the key. */
-export function checkEndpoints(vendor: VendorAdapter, list: string[]): { sources: string[]; warnings: string[] } {
+/**
+ * Parses and checks each entry of `param` (allowed_endpoints, or a key's approval_endpoints, which must be able to
+ * match a call as much); returns the patterns' sources and the warnings to show with the key.
+ */
+export function checkEndpoints(vendor: VendorAdapter, list: string[], param = 'allowed_endpoints'): { sources: string[]; warnings: string[] } {
+  const bad = (i: number, message: string): ApiError => new ApiError('invalid_request', `${param}.${i}: ${message}`, { param: `${param}.${i}` });
   const warnings: string[] = [];
   const sources = list.map((s, i) => {
     const p = parseEndpointPattern(s);

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { EMAIL } from '../alerts/email';
 import { ApiError } from '../errors';
 import { parseEndpointPattern } from '../vendors/endpoints';
+import { checkEndpoints } from './endpoint-check';
 import { RULE_NAMES } from '../policy/params';
 import { fieldPath } from '../vendors/form';
 import { isTimeZone, parseDuration } from '../policy/window';
@@ -139,6 +140,8 @@ export async function applyPolicy(current: KeyPolicy, input: PolicyInput, vendor
     else next[k] = v;
   };
   if (input.params) validateParams(input.params, vendor);
+  // An approval endpoint that can never match a call would wait for nobody: checked as allowed_endpoints are.
+  if (input.approval_endpoints) checkEndpoints(vendor, input.approval_endpoints, 'approval_endpoints');
   if (input.budget && !(await budgetExists(input.budget))) throw bad('budget', `no budget ${input.budget} in this workspace`);
   if (input.stripe_accounts && vendor.id !== 'stripe') throw bad('stripe_accounts', 'applies only to Stripe keys');
   set('max_per_call_micros', input.max_usd_per_call === null ? null : input.max_usd_per_call === undefined ? undefined : usdToMicros(input.max_usd_per_call));

@@ -156,6 +156,12 @@ describeEachStore('approvals', (storeName) => {
     expect((await charge(key.vault_key, 300_000)).status).toBe(200);
     const bad = await svc.admin().patch(`/vault/keys/${key.id}`).send({ approval_endpoints: ['FETCH /v1/x'] });
     expect([bad.status, bad.body.error?.param ?? bad.body.error?.message]).toEqual([400, expect.stringContaining('approval_endpoints')]);
+    // An approval endpoint that could never match a call is refused as an allowed endpoint would be.
+    const prefixed = await svc.admin().patch(`/vault/keys/${key.id}`).send({ approval_endpoints: ['POST /stripe/v1/refunds'] });
+    expect([prefixed.status, prefixed.body.error?.param, prefixed.body.error?.message]).toEqual([400, 'approval_endpoints.0', expect.stringContaining('write the Stripe path itself, e.g. "POST /v1/refunds"')]);
+    const notStripe = await svc.admin().patch(`/vault/keys/${key.id}`).send({ approval_endpoints: ['POST /refunds'] });
+    expect([notStripe.status, notStripe.body.error?.param]).toEqual([400, 'approval_endpoints.0']);
+    expect((await svc.admin().get(`/vault/keys/${key.id}`)).body.approval_endpoints).toEqual(['POST /v1/refunds']);
     const tooLong = await svc.admin().patch(`/vault/keys/${key.id}`).send({ approval_wait: 55 });
     expect([tooLong.status, tooLong.body.error?.message]).toEqual([400, expect.stringMatching(/^approval_wait: must be at most 50/)]);
     await svc.admin().patch(`/vault/keys/${key.id}`).send({ approval_above_usd: 100 }).expect(200);
