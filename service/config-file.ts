@@ -6,7 +6,8 @@ import { z } from 'zod';
 import { usd, VendorSchema, type CustomVendorConfig } from './vendors/custom-schema';
 import type { PriceTables } from './vendors/prices';
 import { EMAIL } from './alerts/email';
-import { EVENT_TYPES, MAILTO } from './alerts/events';
+import { EVENT_TYPES } from './alerts/events';
+import { MAILTO } from './store/outbox';
 import { issueWords } from './zod-words';
 import type { FxTable } from './vendors/types';
 

@@ -37,7 +37,8 @@ interface EventPayload {
   data: Record<string, unknown>;
 }
 
-const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+/** Text made safe inside HTML, attributes included (mails here, the approval confirmation page). */
+export const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const money = (v: unknown): string => `$${Number(v).toFixed(2)}`;
 
 /** The lines of facts under the sentence: the key, the cap and its spend, when it resets, and the links. */

@@ -7,7 +7,7 @@ import type { ApprovalRecord } from '../policy/approvals';
 import type { KeyRecord } from '../policy/keys';
 import type { CapCheck, Limits } from '../policy/limits';
 import { resetsAt } from '../policy/limits';
-import type { AlertRows, ThresholdRows } from '../store/outbox';
+import { MAILTO, type AlertRows, type ThresholdRows } from '../store/outbox';
 import { SPENT_PLACEHOLDER } from '../store/steps';
 import { microsToUsd } from '../vendors/currency';
 
@@ -53,9 +53,6 @@ export function alertRows(workspaceId: string, events: readonly AlertEvent[], gl
   }
   return rows;
 }
-
-/** A delivery target that is a mail recipient (alerts/email.ts sends it). */
-export const MAILTO = 'mailto:';
 
 /** Where a key's own alerts go: its webhook and its alert_emails. */
 export function keyTargets(key: KeyRecord): string[] {

@@ -7,9 +7,9 @@ import { request } from 'undici';
 import type { Db } from '../store/db';
 import { getKey } from '../store/keys';
 import { record } from '../store/ledger';
-import { claimDue, eventPayload, expiredKeys, recordAttempt, type OutboxRow } from '../store/outbox';
+import { claimDue, eventPayload, expiredKeys, MAILTO, recordAttempt, type OutboxRow } from '../store/outbox';
 import { mailFor, type Mailer } from './email';
-import { alertRows, bodyFor, keyEvent, MAILTO, type GlobalTarget } from './events';
+import { alertRows, bodyFor, keyEvent, type GlobalTarget } from './events';
 
 export interface WorkerOptions {
   db: Db;

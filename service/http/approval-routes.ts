@@ -3,6 +3,7 @@
 // is asked; the person's POST decides, once, while the approval is pending and unexpired.
 import { Router, urlencoded, type Request, type Response } from 'express';
 import { z } from 'zod';
+import { escapeHtml } from '../alerts/email';
 import { ApiError } from '../errors';
 import { APPROVAL_STATUSES, statusAt, type ApprovalStatus } from '../policy/approvals';
 import { approvalById, decideApproval, getApproval, listApprovals, type ApprovalDecision, type StoredApproval } from '../store/approvals';
@@ -97,8 +98,6 @@ export function createApprovalRouter(deps: { db: Db; clock: () => number; worksp
 
   return router;
 }
-
-const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** The confirmation page: what is asked, and one button (with an optional reason) that decides it. */
 function page(title: string, body: string): string {

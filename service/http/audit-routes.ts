@@ -2,12 +2,11 @@
 // delivery log. Admin API: mounted behind the admin key.
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { MAILTO } from '../alerts/events';
 import { ApiError } from '../errors';
 import type { Redactor } from '../proxy/redact';
 import { AUDIT_COLUMNS, auditExport, auditPage, usage, type AuditFilter, type AuditRow, type UsageGroup } from '../store/audit-query';
 import type { Db } from '../store/db';
-import { deliveries } from '../store/outbox';
+import { deliveries, MAILTO } from '../store/outbox';
 import { microsToUsd } from '../vendors/currency';
 import { parseOrThrow } from './validate';
 

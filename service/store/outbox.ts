@@ -5,6 +5,9 @@
 import { newId } from '../crypto';
 import type { Db } from './db';
 
+/** A delivery target that is a mail recipient (`mailto:ops@example.com`; alerts/email.ts sends it). */
+export const MAILTO = 'mailto:';
+
 export interface EventRow {
   id: string;
   workspaceId: string;
@@ -124,9 +127,8 @@ export async function deliveries(
       if (q.status) b.where('o.status', q.status);
       if (q.type) b.where('e.type', q.type);
       if (q.key_id) b.where('e.key_id', q.key_id);
-      // Mail recipients are the targets written mailto: (alerts/email.ts).
-      if (q.channel === 'email') b.where('o.url', 'like', 'mailto:%');
-      else if (q.channel === 'webhook') b.whereNot('o.url', 'like', 'mailto:%');
+      if (q.channel === 'email') b.where('o.url', 'like', `${MAILTO}%`);
+      else if (q.channel === 'webhook') b.whereNot('o.url', 'like', `${MAILTO}%`);
     })
     .orderBy([{ column: 'o.created_at', order: 'desc' }, { column: 'o.id', order: 'desc' }])
     .limit(q.limit)
