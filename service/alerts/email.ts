@@ -5,6 +5,7 @@
 // request body (the events carry none).
 import nodemailer, { type Transporter } from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport';
+import { formatUsd } from '../vendors/currency';
 import { alertText } from './events';
 
 /** A plain address: no display name, no list, nothing a header could be injected with. */
@@ -39,7 +40,7 @@ interface EventPayload {
 
 /** Text made safe inside HTML, attributes included (mails here, the approval confirmation page). */
 export const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-const money = (v: unknown): string => `$${Number(v).toFixed(2)}`;
+const money = (v: unknown): string => formatUsd(Number(v));
 
 /** The lines of facts under the sentence: the key, the cap and its spend, when it resets, and the links. */
 function facts(e: EventPayload, consoleBase: string | undefined): [string, string, boolean][] {

@@ -9,7 +9,7 @@ import type { CapCheck, Limits } from '../policy/limits';
 import { resetsAt } from '../policy/limits';
 import { MAILTO, type AlertRows, type ThresholdRows } from '../store/outbox';
 import { SPENT_PLACEHOLDER } from '../store/steps';
-import { microsToUsd } from '../vendors/currency';
+import { formatUsd, microsToUsd } from '../vendors/currency';
 
 export const EVENT_TYPES = ['cap.threshold', 'cap.exceeded', 'key.revoked', 'key.expired', 'approval.requested'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
@@ -152,7 +152,7 @@ export function approvalEvent(key: KeyRecord, a: ApprovalRecord, why: string, li
 export function alertText(e: { type: string; data: Record<string, unknown> }): string {
   const d = e.data;
   const who = `key ${String(d.label || d.key_id)} (${String(d.key_id)}, ${String(d.vendor)})`;
-  const money = (v: unknown): string => `$${Number(v).toFixed(2)}`;
+  const money = (v: unknown): string => formatUsd(Number(v));
   const text =
     e.type === 'approval.requested'
       ? `Keybrake: ${who} asks a person to approve ${String(d.endpoint)} for ${money(d.amount_usd)} (${String(d.why)}).`

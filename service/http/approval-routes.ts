@@ -8,7 +8,7 @@ import { ApiError } from '../errors';
 import { APPROVAL_STATUSES, statusAt, type ApprovalStatus } from '../policy/approvals';
 import { approvalById, decideApproval, getApproval, listApprovals, type ApprovalDecision, type StoredApproval } from '../store/approvals';
 import type { Db } from '../store/db';
-import { microsToUsd } from '../vendors/currency';
+import { formatUsd, microsToUsd } from '../vendors/currency';
 import { verifyLink, type LinkAction } from './approval-links';
 import { parseOrThrow } from './validate';
 
@@ -111,7 +111,7 @@ function summary(a: StoredApproval, now: number): string {
   const rows: [string, string][] = [
     ['Key', `${a.keyLabel || a.keyId} (${a.keyId})`],
     ['Call', `${a.vendor}: ${a.method} ${a.path}`],
-    ['Amount', `$${microsToUsd(a.amountMicros).toFixed(2)}`],
+    ['Amount', formatUsd(microsToUsd(a.amountMicros))],
     ['Priced', a.basis],
     ['Status', statusAt(a, now)],
     ['Expires', new Date(a.expiresAt).toISOString()],

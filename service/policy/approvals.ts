@@ -3,7 +3,7 @@
 // http/approval-gate.ts carries it out and store/approvals.ts keeps the approvals.
 import { ApiError, type ErrorDetails } from '../errors';
 import { matchEndpoint, type EndpointPattern } from '../vendors/endpoints';
-import { microsToUsd } from '../vendors/currency';
+import { formatUsd, microsToUsd } from '../vendors/currency';
 import type { VendorAdapter } from '../vendors/types';
 import type { KeyRecord } from './keys';
 
@@ -37,7 +37,7 @@ export function statusAt(a: Pick<ApprovalRecord, 'status' | 'expiresAt'>, now: n
   return (a.status === 'pending' || a.status === 'approved') && a.expiresAt <= now ? 'expired' : a.status;
 }
 
-const usd = (micros: number): string => `$${microsToUsd(micros).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 6 })}`;
+const usd = (micros: number): string => formatUsd(microsToUsd(micros));
 
 /**
  * Whether a call is one of the endpoints listed for approval, however it is spelled: under any spelling the vendor

@@ -73,6 +73,11 @@ export function microsToUsd(micros: number): number {
   return Math.round(micros) / 1e6;
 }
 
+/** Dollars as people read them: `$2,400.00`, and down to the micro-dollar when there is less (`$0.0009`). */
+export function formatUsd(usd: number): string {
+  return `$${usd.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 6 })}`;
+}
+
 export function usdToMicros(usd: number): number {
   return Math.round(usd * 1e6);
 }

@@ -233,7 +233,7 @@ describeEachStore('approvals', (storeName) => {
     expect(approve.pathname).toBe(`/approvals/${id}/review`);
     // The Slack message says what waits and carries both links.
     const slack = JSON.parse(bodyFor('https://hooks.slack.com/services/T/B/x', event.payload)) as { text: string };
-    expect(slack.text).toContain(`key approvals (${key.id}, stripe) asks a person to approve POST /v1/payment_intents for $2500.00`);
+    expect(slack.text).toContain(`key approvals (${key.id}, stripe) asks a person to approve POST /v1/payment_intents for $2,500.00`);
     expect(slack.text).toContain(`Approve: ${data.approve_url!} · Deny: ${data.deny_url!}`);
 
     const page = await fetch(`${svc.url}${approve.pathname}${approve.search}`);
@@ -241,7 +241,7 @@ describeEachStore('approvals', (storeName) => {
     expect(page.headers.get('content-security-policy')).toContain("form-action 'self'");
     const html = await page.text();
     expect(html).toContain('Approve this call?');
-    expect(html).toContain('$2500.00');
+    expect(html).toContain('$2,500.00');
     expect((await svc.admin().get(`/approvals/${id}`)).body.status).toBe('pending');
 
     const forged = await fetch(`${svc.url}/approvals/${id}/review`, { method: 'POST', body: new URLSearchParams({ action: 'approve', token: deny.searchParams.get('token')! }) });
