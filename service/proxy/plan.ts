@@ -47,13 +47,13 @@ export interface Incoming {
   body: Buffer | 'too_large';
 }
 
-/** A call's audit row before anything is decided about it: who, what, and the correlation headers; denied, $0. */
 /** How a call came, when not straight to the proxy: over MCP, in a session (http/mcp-route.ts). */
 export interface Origin {
   channel: 'mcp';
   session: string | null;
 }
 
+/** A call's audit row before anything is decided about it: who, what, and the correlation headers; denied, $0. */
 export function auditEntry(x: { auditId: string; now: number; vendor: VendorAdapter; key: StoredKey | null | undefined; method: string; path: string; headers: IncomingHttpHeaders; origin?: Origin | undefined }): AuditEntry {
   const h = x.headers;
   return {
