@@ -23,12 +23,12 @@ import type { Metrics } from './metrics';
 import { createApprovalRouter } from './approval-routes';
 import { createBudgetRouter } from './budget-routes';
 import { createVendorRouter } from './vendor-routes';
-import { CreateKeyBody, decodeCursor, encodeCursor, expiry, keyView, ListQuery, PatchKeyBody, RevokeBody } from './key-bodies';
+import { CreateKeyBody, expiry, keyView, ListQuery, PatchKeyBody, RevokeBody } from './key-bodies';
 import { applyPolicy } from './key-policy';
 import { limitsFor, TOTAL_WINDOW } from '../policy/limits';
 import { MCP_CLIENTS, mcpConfig } from '../mcp/clients';
 import { checkEndpoints } from './endpoint-check';
-import { parseOrThrow } from './validate';
+import { decodeCursor, encodeCursor, parseOrThrow } from './validate';
 
 export interface AdminDeps {
   db: Db;
@@ -156,12 +156,13 @@ export function createAdminRouter(deps: AdminDeps): Router {
   router.get('/vault/keys', async (req, res) => {
     const q = parseOrThrow(ListQuery, req.query);
     const now = clock();
+    const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
     const keys = await listKeys(db, ws(req), {
       ...(q.label !== undefined ? { label: q.label } : {}),
       ...(q.label_prefix !== undefined ? { labelPrefix: q.label_prefix } : {}),
       ...(q.vendor !== undefined ? { vendor: q.vendor } : {}),
       ...(q.status !== undefined ? { status: q.status } : {}),
-      ...(q.cursor !== undefined ? { before: decodeCursor(q.cursor) } : {}),
+      ...(after ? { before: { createdAt: after.at, id: after.id } } : {}),
       limit: q.limit + 1,
       now,
     });
@@ -172,7 +173,7 @@ export function createAdminRouter(deps: AdminDeps): Router {
     const spent = await spentInMany(db, windows);
     res.json({
       data: page.map((k, i) => ({ ...keyView(k, now), spent_today_usd: microsToUsd(spent.get(`${k.id} ${windows[i]?.[1] ?? ''}`) ?? 0) })),
-      next_cursor: keys.length > q.limit && last ? encodeCursor(last) : null,
+      next_cursor: keys.length > q.limit && last ? encodeCursor(last.createdAt, last.id) : null,
     });
   });
 

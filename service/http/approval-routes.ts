@@ -10,7 +10,7 @@ import { approvalById, decideApproval, getApproval, listApprovals, type Approval
 import type { Db } from '../store/db';
 import { formatUsd, microsToUsd } from '../vendors/currency';
 import { verifyLink, type LinkAction } from './approval-links';
-import { parseOrThrow } from './validate';
+import { decodeCursor, encodeCursor, parseOrThrow } from './validate';
 
 export function approvalView(a: StoredApproval, now: number): Record<string, unknown> {
   const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
@@ -47,13 +47,6 @@ const ListQuery = z
 
 const DecideBody = z.object({ reason: z.string().max(1000).optional() }).strict();
 
-const cursorOf = (a: StoredApproval): string => Buffer.from(`${a.createdAt}:${a.id}`).toString('base64url');
-
-function parseCursor(c: string): { createdAt: number; id: string } {
-  const m = /^(\d+):(apr_[A-Za-z0-9]+)$/.exec(Buffer.from(c, 'base64url').toString('utf8'));
-  if (!m) throw new ApiError('invalid_request', 'cursor: is not a cursor returned by this API', { param: 'cursor' });
-  return { createdAt: Number(m[1]), id: m[2] as string };
-}
 
 /** Decides, or says why it cannot: a decision only follows a pending request (or withdraws an approval unused). */
 async function decide(db: Db, a: StoredApproval, d: ApprovalDecision, now: number): Promise<StoredApproval> {
@@ -74,10 +67,11 @@ export function createApprovalRouter(deps: { db: Db; clock: () => number; worksp
   router.get('/approvals', async (req, res) => {
     const q = parseOrThrow(ListQuery, req.query);
     const now = clock();
-    const rows = await listApprovals(db, workspace(req), { status: q.status, keyId: q.key_id, label: q.label, before: q.cursor ? parseCursor(q.cursor) : undefined, limit: q.limit + 1 }, now);
+    const after = q.cursor ? decodeCursor(q.cursor, /apr_[A-Za-z0-9]+/) : undefined;
+    const rows = await listApprovals(db, workspace(req), { status: q.status, keyId: q.key_id, label: q.label, before: after && { createdAt: after.at, id: after.id }, limit: q.limit + 1 }, now);
     const page = rows.slice(0, q.limit);
     const last = page[page.length - 1];
-    res.json({ data: page.map((a) => approvalView(a, now)), next_cursor: rows.length > q.limit && last ? cursorOf(last) : null });
+    res.json({ data: page.map((a) => approvalView(a, now)), next_cursor: rows.length > q.limit && last ? encodeCursor(last.createdAt, last.id) : null });
   });
 
   router.get('/approvals/:id', async (req, res) => {

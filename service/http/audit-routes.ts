@@ -2,13 +2,12 @@
 // delivery log. Admin API: mounted behind the admin key.
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { ApiError } from '../errors';
 import type { Redactor } from '../proxy/redact';
 import { AUDIT_COLUMNS, auditExport, auditPage, usage, type AuditFilter, type AuditRow, type UsageGroup } from '../store/audit-query';
 import type { Db } from '../store/db';
 import { deliveries, MAILTO } from '../store/outbox';
 import { microsToUsd } from '../vendors/currency';
-import { parseOrThrow } from './validate';
+import { decodeCursor, encodeCursor, parseOrThrow } from './validate';
 
 const instant = z
   .string()
@@ -117,13 +116,6 @@ function csvCell(v: unknown): string {
   return /[",\n\r]/.test(safe) || safe !== s ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 
-const cursorOf = (r: AuditRow): string => Buffer.from(`${String(r.ts)}:${String(r.id)}`).toString('base64url');
-
-function parseCursor(c: string): { ts: number; id: string } {
-  const m = /^(\d+):([A-Za-z0-9_]+)$/.exec(Buffer.from(c, 'base64url').toString('utf8'));
-  if (!m) throw new ApiError('invalid_request', 'cursor: is not a cursor returned by this API', { param: 'cursor' });
-  return { ts: Number(m[1]), id: m[2] as string };
-}
 
 async function writeOrWait(res: Response, chunk: string): Promise<void> {
   if (!res.write(chunk)) await new Promise((ok) => res.once('drain', ok));
@@ -137,10 +129,11 @@ export function createAuditRouter(deps: { db: Db; redactor: Redactor; workspace:
     const q = parseOrThrow(AuditQuery, req.query);
     const filter = toFilter(q);
     if (q.format === 'json') {
-      const rows = await auditPage(db, workspace(req), filter, q.limit + 1, q.cursor ? parseCursor(q.cursor) : undefined);
+      const after = q.cursor ? decodeCursor(q.cursor) : undefined;
+      const rows = await auditPage(db, workspace(req), filter, q.limit + 1, after && { ts: after.at, id: after.id });
       const page = rows.slice(0, q.limit);
       const last = page[page.length - 1];
-      res.json({ data: page.map(auditView), next_cursor: rows.length > q.limit && last ? cursorOf(last) : null });
+      res.json({ data: page.map(auditView), next_cursor: rows.length > q.limit && last ? encodeCursor(Number(last.ts), String(last.id)) : null });
       return;
     }
     // Exports stream every matching row, oldest first, in bounded batches with back-pressure.

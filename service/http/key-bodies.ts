@@ -92,12 +92,3 @@ export function expiry(body: { expires_in?: string | undefined; expires_at?: str
   return undefined;
 }
 
-export function encodeCursor(k: StoredKey): string {
-  return Buffer.from(`${k.createdAt}:${k.id}`).toString('base64url');
-}
-
-export function decodeCursor(cursor: string): { createdAt: number; id: string } {
-  const m = /^(\d+):([A-Za-z0-9_]+)$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!m) throw new ApiError('invalid_request', 'cursor: is not a cursor returned by this API', { param: 'cursor' });
-  return { createdAt: Number(m[1]), id: m[2] as string };
-}

@@ -82,6 +82,12 @@ describeEachStore('approvals', (storeName) => {
     expect([third.status, third.body.error?.code]).toEqual([403, 'approval_required']);
     expect(third.body.error?.approval_id).not.toBe(id);
     expect(intents()).toBe(before + 1);
+    // Listed a page at a time, newest first: three requests by now.
+    const first = await svc.admin().get('/approvals').query({ key_id: key.id, limit: 2 });
+    const rest = await svc.admin().get('/approvals').query({ key_id: key.id, limit: 2, cursor: first.body.next_cursor as string });
+    const ids = [...first.body.data, ...rest.body.data].map((a: { id: string }) => a.id);
+    expect([ids.length, new Set(ids).size, rest.body.next_cursor, ids[0]]).toEqual([3, 3, null, third.body.error?.approval_id]);
+    expect((await svc.admin().get('/approvals').query({ cursor: 'bm90LWEtY3Vyc29y' })).body.error?.param).toBe('cursor');
   });
 
   test('denied: the reservation is released and the identical call is refused with the reason', async () => {
