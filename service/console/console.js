@@ -13,7 +13,7 @@ import { webhooksPage } from './webhooks.js';
 
 const ROUTES = {
   keys: (id, query) => (id ? keyPage(id) : keysPage(query)),
-  approvals: (_id, query) => approvalsPage(query),
+  approvals: (id, query) => approvalsPage(query, id),
   audit: (_id, query) => auditPage(query),
   spend: (_id, query) => spendPage(query),
   budgets: (id) => (id ? budgetPage(id) : budgetsPage()),

@@ -341,6 +341,11 @@ interface AxeViolation {
     await page.waitForSelector('p.empty:has-text("Nothing waits")');
     const id = asked.body.error?.approval_id as string;
     expect((await svc.admin().get(`/approvals/${id}`)).body).toMatchObject({ status: 'approved', reason: 'the yearly licence' });
+    // The alert's console link opens that approval, whatever its status.
+    await visit(`#/approvals/${id}`, 'Approvals');
+    await page.waitForSelector(`section[aria-label="Approval ${id}"] .badge:text("approved")`);
+    expect(await page.textContent(`section[aria-label="Approval ${id}"]`)).toContain('Decided by admin');
+    await check('approval-one');
     expect((await call(svc.url, '/stripe/v1/payment_intents', { key: k.vault_key, form: 'amount=240000&currency=usd' })).status).toBe(200);
     await visit('#/approvals?status=used', 'Approvals');
     await page.waitForSelector('tbody tr:has-text("big-spender") .badge:text("used")');
